@@ -1,0 +1,118 @@
+import { CACHE_STORAGES, PKCE_METHODS } from '../core/config.js';
+
+export { CACHE_STORAGES, PKCE_METHODS };
+
+/**
+ * get-token's flags, declared once. kubelogin's names, defaults and order (kubelogin-compat.md §2), so that
+ * every kubeconfig written for int128/kubelogin parses unchanged. The table feeds both parsers: commander
+ * (help, full validation) and node:util parseArgs on the cache-hit path, which must not load commander.
+ */
+
+export type FlagKind =
+  /** a single value; the last one wins */
+  | 'string'
+  /** an on/off switch; the full parser also takes --flag=true|false as pflag does */
+  | 'boolean'
+  /** repeatable, each value also split on commas (pflag StringSlice) */
+  | 'list'
+  /** repeatable, never split (pflag StringArray) */
+  | 'array'
+  /** repeatable key=value pairs (pflag StringToString) */
+  | 'map';
+
+export interface FlagSpec {
+  name: string;
+  kind: FlagKind;
+  description: string;
+  short?: string;
+  /** the value shown in --help; the real default is applied in flags.ts */
+  defaultText?: string;
+  choices?: readonly string[];
+  hidden?: boolean;
+}
+
+export const GRANT_TYPES = ['auto', 'authcode', 'authcode-keyboard', 'password', 'device-code', 'client-credentials'] as const;
+
+/** Flags that pick the provider and the login; shared by get-token and setup. */
+export const LOGIN_FLAGS: readonly FlagSpec[] = [
+  { name: 'oidc-issuer-url', kind: 'string', description: 'Issuer URL of the OpenID Connect provider (required)' },
+  { name: 'oidc-client-id', kind: 'string', description: 'Client ID of the application registered at the provider (required)' },
+  { name: 'oidc-client-secret', kind: 'string', description: 'Client secret, for confidential clients (e.g. a Google "Desktop app")' },
+  { name: 'oidc-redirect-url', kind: 'string', description: 'Redirect URL sent to the provider; its path becomes the callback path (default http://localhost:<bound port>)' },
+  {
+    name: 'oidc-extra-scope',
+    kind: 'list',
+    description: 'Scopes to request besides "openid" (always sent); comma- or space-separated, repeatable, e.g. "email,groups,offline_access"',
+  },
+  { name: 'oidc-use-access-token', kind: 'boolean', description: 'Return the access token (a JWT) instead of the ID token' },
+  { name: 'oidc-request-header', kind: 'map', description: 'Extra HTTP header key=value on every request to the provider, repeatable' },
+  { name: 'certificate-authority', kind: 'array', description: 'PEM file of a CA for the provider connection, repeatable (not supported yet)', hidden: true },
+  { name: 'certificate-authority-data', kind: 'array', description: 'Base64 PEM of a CA for the provider connection (not supported yet)', hidden: true },
+  { name: 'insecure-skip-tls-verify', kind: 'boolean', description: 'Skip TLS verification of the provider (not supported yet)', hidden: true },
+  { name: 'tls-renegotiation-once', kind: 'boolean', description: 'Go TLS renegotiation; has no effect in Node', hidden: true },
+  { name: 'tls-renegotiation-freely', kind: 'boolean', description: 'Go TLS renegotiation; has no effect in Node', hidden: true },
+  {
+    name: 'oidc-pkce-method',
+    kind: 'string',
+    choices: PKCE_METHODS,
+    defaultText: 'auto',
+    description: 'PKCE: "auto" sends S256 unless the provider advertises only other methods, "no" disables it, "S256" forces it',
+  },
+  { name: 'oidc-use-pkce', kind: 'boolean', description: 'Deprecated: use --oidc-pkce-method=S256', hidden: true },
+  {
+    name: 'grant-type',
+    kind: 'string',
+    choices: GRANT_TYPES,
+    defaultText: 'auto',
+    description: 'Authorization grant: "auto" and "authcode" open a browser (the other kubelogin grant types are not supported yet)',
+  },
+  {
+    name: 'listen-address',
+    kind: 'list',
+    defaultText: '127.0.0.1:8000,127.0.0.1:18000',
+    description: '[authcode] Loopback addresses for the callback server, tried in order (port 0 picks a free port)',
+  },
+  { name: 'skip-open-browser', kind: 'boolean', description: '[authcode] Do not open the browser; only print the URL' },
+  { name: 'browser-command', kind: 'string', description: '[authcode] Command that opens the URL, run without a shell as <command> <url>' },
+  { name: 'authentication-timeout-sec', kind: 'string', defaultText: '180', description: '[authcode] Seconds to wait for the browser login' },
+  { name: 'local-server-cert', kind: 'string', description: '[authcode] Certificate file to serve the callback over HTTPS' },
+  { name: 'local-server-key', kind: 'string', description: '[authcode] Key file to serve the callback over HTTPS' },
+  { name: 'open-url-after-authentication', kind: 'string', description: '[authcode] URL the browser is sent to after a successful login' },
+  { name: 'oidc-auth-request-extra-params', kind: 'map', description: '[authcode] Extra key=value query parameter of the authorization request, repeatable' },
+  { name: 'username', kind: 'string', description: '[password] Username (the password grant is not supported yet)', hidden: true },
+  { name: 'password', kind: 'string', description: '[password] Password (the password grant is not supported yet)', hidden: true },
+];
+
+/** Flags of the token cache; get-token only. */
+export const CACHE_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'token-cache-dir',
+    kind: 'string',
+    defaultText: '~/.kube/cache/oidc-login, or $KUBECACHEDIR/oidc-login',
+    description: 'Directory of the token cache',
+  },
+  { name: 'token-cache-storage', kind: 'string', choices: CACHE_STORAGES, defaultText: 'disk', description: 'Where tokens are kept: "disk", or "none" (log in every time)' },
+  { name: 'force-refresh', kind: 'boolean', description: 'Refresh the token even when the cached one is still valid' },
+  {
+    name: 'expiry-margin-sec',
+    kind: 'string',
+    defaultText: '60',
+    description: 'Treat a token as expired this many seconds before its exp (at most half its lifetime), and report the expiry that much earlier to kubectl',
+  },
+];
+
+/** klog's flags: -v sets the log level; the others are accepted so that kubeconfigs that pass them still work. */
+export const LOG_FLAGS: readonly FlagSpec[] = [
+  { name: 'v', short: 'v', kind: 'string', defaultText: '0', description: 'Log level: 1 shows the login steps, 2 adds HTTP requests (tokens are never logged below 3)' },
+  ...['vmodule', 'log_dir', 'log_file', 'log_file_max_size', 'stderrthreshold', 'log_backtrace_at'].map(
+    (name): FlagSpec => ({ name, kind: 'string', description: 'klog flag, accepted and ignored', hidden: true }),
+  ),
+  ...['logtostderr', 'alsologtostderr', 'skip_headers', 'skip_log_headers', 'add_dir_header', 'one_output'].map(
+    (name): FlagSpec => ({ name, kind: 'boolean', description: 'klog flag, accepted and ignored', hidden: true }),
+  ),
+];
+
+export const GET_TOKEN_FLAGS: readonly FlagSpec[] = [...LOGIN_FLAGS, ...CACHE_FLAGS, ...LOG_FLAGS];
+
+/** Raw values as either parser hands them over: strings, booleans, or string lists for repeatable flags. */
+export type RawFlags = Record<string, string | boolean | string[] | undefined>;

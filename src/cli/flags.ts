@@ -1,0 +1,230 @@
+/**
+ * Raw flag values (from commander or parseArgs) plus the environment → validated, typed configuration.
+ * Pure: the environment is passed in, nothing is read here. The first problem found is thrown as one
+ * PluginError (ERR_USAGE) with a hint, which the CLI prints as one line.
+ */
+import { PluginError } from '../core/errors.js';
+import { DEFAULT_EXPIRY_MARGIN_SEC } from '../core/token-policy.js';
+import { isLoopbackHost, type CacheConfig, type GetTokenConfig, type ListenAddress, type LoginConfig, type LoginSettings, type ProviderConfig } from '../core/config.js';
+import { CACHE_STORAGES, GRANT_TYPES, PKCE_METHODS, type RawFlags } from './flag-spec.js';
+
+export interface FlagEnvironment {
+  HOME?: string | undefined;
+  USERPROFILE?: string | undefined;
+  KUBECACHEDIR?: string | undefined;
+}
+
+const DEFAULT_LISTEN_ADDRESSES = ['127.0.0.1:8000', '127.0.0.1:18000'];
+const DEFAULT_TIMEOUT_SEC = 180;
+
+export function parseGetTokenFlags(raw: RawFlags, env: FlagEnvironment): GetTokenConfig {
+  const settings = parseLoginSettings(raw, env);
+  return { ...settings, cache: parseCacheConfig(raw, env) };
+}
+
+export function parseLoginSettings(raw: RawFlags, env: FlagEnvironment): LoginSettings {
+  const warnings: string[] = [];
+  const provider = parseProvider(raw, warnings);
+  rejectUnsupported(raw);
+  return { provider, login: parseLogin(raw, env), verbosity: parseVerbosity(raw), warnings };
+}
+
+function parseProvider(raw: RawFlags, warnings: string[]): ProviderConfig {
+  const issuerUrl = str(raw, 'oidc-issuer-url');
+  if (issuerUrl === undefined || issuerUrl === '') {
+    throw usage('--oidc-issuer-url is missing', 'pass the issuer URL of your OpenID Connect provider');
+  }
+  checkIssuerUrl(issuerUrl);
+  const clientId = str(raw, 'oidc-client-id');
+  if (clientId === undefined || clientId === '') {
+    throw usage('--oidc-client-id is missing', 'pass the client ID of the application registered at the provider');
+  }
+  let pkceMethod = choice(raw, 'oidc-pkce-method', PKCE_METHODS, 'auto');
+  if (raw['oidc-use-pkce'] === true) {
+    warnings.push('--oidc-use-pkce is deprecated: use --oidc-pkce-method=S256');
+    pkceMethod = 'S256';
+  }
+  const redirectUrl = str(raw, 'oidc-redirect-url') || undefined;
+  if (redirectUrl !== undefined) checkUrl('--oidc-redirect-url', redirectUrl);
+  return {
+    issuerUrl,
+    clientId,
+    clientSecret: str(raw, 'oidc-client-secret') || undefined,
+    extraScopes: splitScopes(list(raw, 'oidc-extra-scope')),
+    redirectUrl,
+    pkceMethod,
+    useAccessToken: raw['oidc-use-access-token'] === true,
+    requestHeaders: keyValues(raw, 'oidc-request-header'),
+    authRequestExtraParams: keyValues(raw, 'oidc-auth-request-extra-params'),
+  };
+}
+
+/**
+ * Widely used kubeconfigs pass all scopes in one value with spaces ("openid profile email"), because
+ * `kubectl config set-credentials --exec-arg` splits on commas: split on both, and never send openid twice.
+ */
+export function splitScopes(values: readonly string[]): string[] {
+  const scopes = values.flatMap((value) => value.split(/[\s,]+/)).filter((scope) => scope !== '' && scope !== 'openid');
+  return [...new Set(scopes)];
+}
+
+function checkIssuerUrl(issuerUrl: string): void {
+  let url: URL;
+  try {
+    url = new URL(issuerUrl);
+  } catch {
+    throw usage(`--oidc-issuer-url is not a valid URL: ${issuerUrl}`, 'use the issuer URL exactly as the provider publishes it, e.g. https://login.example.com');
+  }
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
+  throw new PluginError('ERR_INSECURE_ISSUER', `refusing the insecure issuer URL ${issuerUrl}: only https:// is allowed (http:// only for 127.0.0.1 or localhost)`, {
+    hint: 'use the https:// issuer URL of your provider',
+  });
+}
+
+function rejectUnsupported(raw: RawFlags): void {
+  const grantType = choice(raw, 'grant-type', GRANT_TYPES, 'auto');
+  const username = str(raw, 'username');
+  if (grantType === 'auto' && username !== undefined && username !== '') {
+    throw notSupported('the password grant (--username) is not supported yet', 'remove --username to log in with the browser');
+  }
+  if (grantType !== 'auto' && grantType !== 'authcode') {
+    throw notSupported(`--grant-type=${grantType} is not supported yet`, 'use --grant-type=authcode (the browser login)');
+  }
+  for (const name of ['certificate-authority', 'certificate-authority-data', 'insecure-skip-tls-verify']) {
+    const value = raw[name];
+    if (value === true || (Array.isArray(value) && value.length > 0) || (typeof value === 'string' && value !== '')) {
+      throw notSupported(`--${name} is not supported yet`, 'add the CA to the system trust store, or set NODE_EXTRA_CA_CERTS to its PEM file');
+    }
+  }
+}
+
+function parseLogin(raw: RawFlags, env: FlagEnvironment): LoginConfig {
+  const addresses = list(raw, 'listen-address').flatMap((value) => value.split(',')).filter((value) => value !== '');
+  const localServerCert = expandHome(str(raw, 'local-server-cert') || undefined, env);
+  const localServerKey = expandHome(str(raw, 'local-server-key') || undefined, env);
+  if ((localServerCert === undefined) !== (localServerKey === undefined)) {
+    throw usage('--local-server-cert and --local-server-key must be given together', 'pass both files to serve the callback over HTTPS, or neither');
+  }
+  const openUrl = str(raw, 'open-url-after-authentication') || undefined;
+  if (openUrl !== undefined) checkUrl('--open-url-after-authentication', openUrl);
+  return {
+    listenAddresses: (addresses.length > 0 ? addresses : DEFAULT_LISTEN_ADDRESSES).map(parseListenAddress),
+    skipOpenBrowser: raw['skip-open-browser'] === true,
+    browserCommand: str(raw, 'browser-command') || undefined,
+    timeoutSec: integer(raw, 'authentication-timeout-sec', DEFAULT_TIMEOUT_SEC, 1),
+    openUrlAfterAuthentication: openUrl,
+    localServerCert,
+    localServerKey,
+  };
+}
+
+export function parseListenAddress(value: string): ListenAddress {
+  const match = /^(\[[^\]]+\]|[^:]*):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) {
+    throw usage(`--listen-address has an invalid value "${value}"`, 'use host:port, e.g. 127.0.0.1:8000 (port 0 picks a free port)');
+  }
+  const host = match[1] === '' ? '127.0.0.1' : (match[1] ?? '127.0.0.1');
+  if (!isLoopbackHost(host)) {
+    throw usage(`--listen-address ${value} is not a loopback address`, 'the callback server only listens on 127.0.0.1, ::1 or localhost');
+  }
+  return { host: host.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+function parseCacheConfig(raw: RawFlags, env: FlagEnvironment): CacheConfig {
+  const dir = expandHome(str(raw, 'token-cache-dir') || undefined, env) ?? defaultCacheDir(env);
+  return {
+    dir,
+    storage: choice(raw, 'token-cache-storage', CACHE_STORAGES, 'disk'),
+    forceRefresh: raw['force-refresh'] === true,
+    expiryMarginSec: integer(raw, 'expiry-margin-sec', DEFAULT_EXPIRY_MARGIN_SEC, 0),
+  };
+}
+
+export function defaultCacheDir(env: FlagEnvironment): string {
+  if (env.KUBECACHEDIR) return joinPath(env.KUBECACHEDIR, 'oidc-login');
+  return joinPath(homeDir(env), '.kube', 'cache', 'oidc-login');
+}
+
+function homeDir(env: FlagEnvironment): string {
+  const home = env.HOME || env.USERPROFILE;
+  if (!home) throw usage('cannot find the home directory (HOME is not set)', 'set HOME, or pass --token-cache-dir');
+  return home;
+}
+
+export function expandHome(path: string | undefined, env: FlagEnvironment): string | undefined {
+  if (path === undefined) return undefined;
+  if (path === '~') return homeDir(env);
+  if (path.startsWith('~/')) return joinPath(homeDir(env), path.slice(2));
+  return path;
+}
+
+function joinPath(...parts: string[]): string {
+  return parts.map((part, index) => (index === 0 ? part.replace(/\/+$/, '') : part.replace(/^\/+|\/+$/g, ''))).join('/');
+}
+
+function parseVerbosity(raw: RawFlags): number {
+  return integer(raw, 'v', 0, 0);
+}
+
+function str(raw: RawFlags, name: string): string | undefined {
+  const value = raw[name];
+  if (Array.isArray(value)) return value[value.length - 1];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function list(raw: RawFlags, name: string): string[] {
+  const value = raw[name];
+  if (value === undefined || typeof value === 'boolean') return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+function choice<T extends string>(raw: RawFlags, name: string, choices: readonly T[], fallback: T): T {
+  const value = str(raw, name);
+  if (value === undefined) return fallback;
+  const found = choices.find((candidate) => candidate === value);
+  if (found === undefined) {
+    throw usage(`--${name} has an invalid value "${value}"`, `use one of: ${choices.join(', ')}`);
+  }
+  return found;
+}
+
+function integer(raw: RawFlags, name: string, fallback: number, minimum: number): number {
+  const value = str(raw, name);
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < minimum || !Number.isSafeInteger(Number(value))) {
+    throw usage(`--${name} has an invalid value "${value}"`, `use a whole number${minimum > 0 ? ` of at least ${minimum}` : ''}`);
+  }
+  return Number(value);
+}
+
+function keyValues(raw: RawFlags, name: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const item of list(raw, name)) {
+    const equals = item.indexOf('=');
+    if (equals <= 0) throw usage(`--${name} has an invalid value "${item}"`, 'use key=value');
+    result[item.slice(0, equals)] = item.slice(equals + 1);
+  }
+  return result;
+}
+
+function checkUrl(flag: string, value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw usage(`${flag} is not a valid URL: ${value}`, 'use an absolute http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:' && !url.protocol.startsWith('urn')) {
+    throw usage(`${flag} is not an http(s) URL: ${value}`, 'use an absolute http:// or https:// URL');
+  }
+}
+
+function usage(message: string, hint: string): PluginError {
+  return new PluginError('ERR_USAGE', message, { hint });
+}
+
+function notSupported(message: string, hint: string): PluginError {
+  return new PluginError('ERR_NOT_SUPPORTED', message, { hint });
+}

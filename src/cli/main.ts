@@ -1,0 +1,144 @@
+/**
+ * The full CLI (bundled to dist/cli.cjs, loaded by the entry on a cache miss): the composition root.
+ * Only this file and entry.ts touch argv, stdout and the exit code.
+ */
+import { writeSync } from 'node:fs';
+import { CommanderError } from 'commander';
+import { cleanTokenCache } from '../commands/clean.js';
+import { getToken, type LoginProvider, type TokenCache } from '../commands/get-token.js';
+import type { LoginConfig, LoginSettings, ProviderConfig } from '../core/config.js';
+import { PluginError } from '../core/errors.js';
+import { formatExecCredential, parseExecInfo } from '../core/exec-credential.js';
+import { withCacheLock } from '../system/file-lock.js';
+import { createLogger, type Logger } from '../system/log.js';
+import { readCacheEntry, writeCacheEntry } from '../system/token-store.js';
+import { defaultCacheDir, expandHome, parseGetTokenFlags, parseLoginSettings } from './flags.js';
+import { buildProgram, type ParsedCommand } from './program.js';
+import { renderError } from './render-error.js';
+
+declare const __PLUGIN_VERSION__: string;
+const VERSION = typeof __PLUGIN_VERSION__ === 'string' ? __PLUGIN_VERSION__ : '0.0.0-dev';
+
+export interface CliIo {
+  env: NodeJS.ProcessEnv;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  signal: AbortSignal;
+}
+
+export async function main(): Promise<void> {
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) process.exit(1);
+    interrupted = true;
+    controller.abort(new PluginError('ERR_INTERRUPTED', `interrupted by ${signal}`));
+    // The login unwinds (lock released, port closed) within moments; never linger longer than a second.
+    setTimeout(() => process.exit(1), 1000).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const code = await run(process.argv.slice(2), {
+    env: process.env,
+    stdout: (text) => writeSync(1, text),
+    stderr: (text) => process.stderr.write(text),
+    signal: controller.signal,
+  });
+  // Exit now: keep-alive sockets or an unref'd browser process must not hold kubectl up.
+  process.exit(code);
+}
+
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  let verbosity = 0;
+  const program = buildProgram(VERSION, { writeOut: io.stdout, writeErr: io.stderr }, async (parsed) => {
+    verbosity = Number(parsed.raw['v'] ?? 0) || 0;
+    await runCommand(parsed, io, program.commands.find((command) => command.name() === parsed.name)?.helpInformation() ?? '');
+  });
+  try {
+    if (argv.length === 0) {
+      io.stderr(program.helpInformation());
+      throw new PluginError('ERR_USAGE', 'no command given (kubelogin\'s standalone mode, which reads the auth-provider section of the kubeconfig, is not supported)', {
+        hint: 'use "kubectl oidc-login get-token" in an exec section; "kubectl oidc-login setup" prints one',
+      });
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return 0;
+      const message = error.message.replace(/^error: /, '');
+      io.stderr(`error: ${message}\nhint: run "kubectl oidc-login ${argv[0] && !argv[0].startsWith('-') ? `${argv[0]} ` : ''}--help" for the usage\n`);
+      return 1;
+    }
+    io.stderr(renderError(error, verbosity));
+    return 1;
+  }
+}
+
+async function runCommand(parsed: ParsedCommand, io: CliIo, help: string): Promise<void> {
+  switch (parsed.name) {
+    case 'get-token': {
+      const config = parseGetTokenFlags(parsed.raw, io.env);
+      const log = createLogger(config.verbosity, io.stderr);
+      for (const warning of config.warnings) log.warn(warning);
+      const execInfo = parseExecInfo(io.env['KUBERNETES_EXEC_INFO']);
+      const disk = config.cache.storage === 'disk';
+      const credential = await getToken(config, execInfo, {
+        cache: disk ? diskTokenCache(config.cache.dir, log, (config.login.timeoutSec + 60) * 1000) : undefined,
+        loginProvider: () => loadLoginProvider(config.provider, config.login, disk ? config.cache.dir : undefined, log, io.signal),
+        log,
+        now: Date.now,
+      });
+      io.stdout(formatExecCredential(credential));
+      return;
+    }
+    case 'setup': {
+      if (!parsed.raw['oidc-issuer-url'] || !parsed.raw['oidc-client-id']) {
+        // kubelogin prints the setup help and exits 0 when the provider is not given.
+        io.stdout(help);
+        return;
+      }
+      const settings: LoginSettings = parseLoginSettings(parsed.raw, io.env);
+      const log = createLogger(settings.verbosity, io.stderr);
+      for (const warning of settings.warnings) log.warn(warning);
+      const { createIdentityProvider } = await import('../oidc/identity-provider.js');
+      const idp = createIdentityProvider({ provider: settings.provider, login: settings.login, metadataCacheDir: undefined, log, signal: io.signal });
+      log.info('Authentication in progress...');
+      const tokens = await idp.login();
+      const { buildSetupReport, formatSetupReport } = await import('../commands/setup.js');
+      const showSecrets = parsed.raw['show-secrets'] === true;
+      const report = buildSetupReport(settings, parsed.explicit, tokens.claims, showSecrets);
+      io.stderr(formatSetupReport(report, !showSecrets && parsed.explicit.some(([name]) => name === 'oidc-client-secret')));
+      return;
+    }
+    case 'clean': {
+      const dir = expandHome(typeof parsed.raw['token-cache-dir'] === 'string' ? parsed.raw['token-cache-dir'] : undefined, io.env) ?? defaultCacheDir(io.env);
+      const result = cleanTokenCache(dir);
+      if (result.removed === 0 && result.kept.length === 0 && !result.directoryRemoved) io.stderr(`The token cache ${dir} is already empty\n`);
+      else io.stderr(`Deleted the token cache from ${dir} (${result.removed} file${result.removed === 1 ? '' : 's'})\n`);
+      if (result.kept.length > 0) io.stderr(`Kept ${result.kept.length} file(s) that kubectl-oidc_login did not write: ${result.kept.join(', ')}\n`);
+      return;
+    }
+    case 'version':
+      io.stderr(`kubectl-oidc_login version ${VERSION} (node ${process.version} ${process.platform}_${process.arch})\n`);
+      return;
+  }
+}
+
+function diskTokenCache(dir: string, log: Logger, maxWaitMs: number): TokenCache {
+  return {
+    read(key, expected) {
+      const result = readCacheEntry(dir, key, expected);
+      if ('entry' in result) return result.entry;
+      if ('problem' in result) log.debug(`ignoring the cache entry: ${result.problem}`);
+      return undefined;
+    },
+    write: (entry) => writeCacheEntry(dir, entry),
+    withLock: (key, work) => withCacheLock(dir, key, { log, maxWaitMs, purpose: 'getting a token' }, work),
+  };
+}
+
+async function loadLoginProvider(provider: ProviderConfig, login: LoginConfig, metadataCacheDir: string | undefined, log: Logger, signal: AbortSignal): Promise<LoginProvider> {
+  const { createIdentityProvider } = await import('../oidc/identity-provider.js');
+  return createIdentityProvider({ provider, login, metadataCacheDir, log, signal });
+}

@@ -1,0 +1,68 @@
+/** The validated configuration that cli/flags.ts builds from flags and the rest of the plugin consumes. */
+
+export const PKCE_METHODS = ['auto', 'no', 'S256'] as const;
+export const CACHE_STORAGES = ['disk', 'none'] as const;
+
+export type PkceMethod = (typeof PKCE_METHODS)[number];
+export type CacheStorage = (typeof CACHE_STORAGES)[number];
+
+export interface ProviderConfig {
+  issuerUrl: string;
+  clientId: string;
+  clientSecret: string | undefined;
+  /** The scopes asked for besides openid, as given (de-duplicated, in order). */
+  extraScopes: string[];
+  redirectUrl: string | undefined;
+  pkceMethod: PkceMethod;
+  useAccessToken: boolean;
+  requestHeaders: Record<string, string>;
+  authRequestExtraParams: Record<string, string>;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface LoginConfig {
+  listenAddresses: ListenAddress[];
+  skipOpenBrowser: boolean;
+  browserCommand: string | undefined;
+  timeoutSec: number;
+  openUrlAfterAuthentication: string | undefined;
+  localServerCert: string | undefined;
+  localServerKey: string | undefined;
+}
+
+export interface CacheConfig {
+  dir: string;
+  storage: CacheStorage;
+  forceRefresh: boolean;
+  expiryMarginSec: number;
+}
+
+export interface LoginSettings {
+  provider: ProviderConfig;
+  login: LoginConfig;
+  verbosity: number;
+  /** Deprecation notices to print on stderr. */
+  warnings: string[];
+}
+
+export interface GetTokenConfig extends LoginSettings {
+  cache: CacheConfig;
+}
+
+
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/** The scope parameter sent to the provider: the extra scopes, then openid (kubelogin's order). */
+export function scopeParameter(provider: ProviderConfig): string {
+  return [...provider.extraScopes, 'openid'].join(' ');
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+

@@ -1,0 +1,34 @@
+/** Reading (not verifying) the time claims of a cached JWT: on a cache hit nothing is fetched or verified. */
+import { decodeJwt } from 'jose';
+
+export interface TokenTimes {
+  /** exp in milliseconds since the epoch. */
+  expiresAtMs: number;
+  /** iat in milliseconds, when present. */
+  issuedAtMs: number | undefined;
+}
+
+/** Returns undefined when the token is not a JWT or has no numeric exp (such a token is never reused). */
+export function readTokenTimes(token: string): TokenTimes | undefined {
+  let claims: Record<string, unknown>;
+  try {
+    claims = decodeJwt(token);
+  } catch {
+    return undefined;
+  }
+  const exp = claims['exp'];
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return undefined;
+  const iat = claims['iat'];
+  return {
+    expiresAtMs: exp * 1000,
+    issuedAtMs: typeof iat === 'number' && Number.isFinite(iat) ? iat * 1000 : undefined,
+  };
+}
+
+export function readTokenClaims(token: string): Record<string, unknown> | undefined {
+  try {
+    return decodeJwt(token);
+  } catch {
+    return undefined;
+  }
+}

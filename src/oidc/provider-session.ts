@@ -1,0 +1,216 @@
+/**
+ * A configured openid-client for one provider, with the discovery document and the JWKS cached on disk
+ * for METADATA_TTL_MS, so that a refresh costs one round trip (the token request) instead of three
+ * (discovery, token, keys), as in kubelogin. An interactive login always rediscovers.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as client from 'openid-client';
+import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { canonicalJson, fnv1a128Hex } from '../core/cache-key.js';
+import { isLoopbackHost, type ProviderConfig } from '../core/config.js';
+import { isRecord } from '../core/exec-credential.js';
+import { PluginError } from '../core/errors.js';
+import type { Logger } from '../system/log.js';
+import { writeFileAtomically } from '../system/atomic-file.js';
+import { toPluginError } from './provider-errors.js';
+
+const METADATA_TTL_MS = 60 * 60 * 1000;
+const REQUEST_TIMEOUT_SEC = 30;
+const METADATA_FORMAT = 'kubectl-oidc-login/provider-v1';
+/** Signed JWTs only: never "none", never a symmetric key. */
+const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+
+export interface ProviderSession {
+  readonly config: client.Configuration;
+  readonly metadata: client.ServerMetadata;
+  /** Verifies a JWT from this provider: signature against its JWKS, iss, exp, and aud when given. */
+  verifyJwt(token: string, audience: string | undefined): Promise<JWTPayload>;
+  /**
+   * The redirect_uri of the authorization request, to be sent unchanged in the code exchange.
+   * openid-client derives it from the callback URL, which turns http://localhost:8000 into
+   * http://localhost:8000/; providers compare the two strings, and users register the form without the
+   * slash (kubelogin's default), so the token request is corrected on its way out.
+   */
+  useRedirectUriForCodeExchange(redirectUri: string): void;
+}
+
+export interface SessionOptions {
+  /** Directory for the metadata cache; undefined disables it (--token-cache-storage=none). */
+  cacheDir: string | undefined;
+  /** Ignore cached metadata (interactive logins). */
+  fresh: boolean;
+  log: Logger;
+}
+
+interface CachedMetadata {
+  fetchedAt: number;
+  metadata: client.ServerMetadata;
+  jwks: JSONWebKeySet | undefined;
+  jwksFetchedAt: number | undefined;
+}
+
+export async function openProviderSession(provider: ProviderConfig, options: SessionOptions): Promise<ProviderSession> {
+  const { log } = options;
+  const exchange: CodeExchange = { redirectUri: undefined };
+  const fetchWithHeaders = createFetch(provider.requestHeaders, exchange, log);
+  const insecure = new URL(provider.issuerUrl).protocol === 'http:' && isLoopbackHost(new URL(provider.issuerUrl).hostname);
+  const cachePath = options.cacheDir === undefined ? undefined : join(options.cacheDir, `provider-${fnv1a128Hex(canonicalJson({ issuer: provider.issuerUrl, headers: provider.requestHeaders }))}.json`);
+  const clientMetadata: Partial<client.ClientMetadata> = { client_id: provider.clientId };
+  if (provider.clientSecret !== undefined) clientMetadata.client_secret = provider.clientSecret;
+
+  let cached = cachePath !== undefined && !options.fresh ? readCachedMetadata(cachePath, provider.issuerUrl, Date.now()) : undefined;
+  let config: client.Configuration;
+  if (cached !== undefined) {
+    log.debug(`using the cached discovery document of ${provider.issuerUrl}`);
+    config = new client.Configuration(cached.metadata, provider.clientId, clientMetadata, clientAuthentication(provider, cached.metadata));
+    if (insecure) client.allowInsecureRequests(config);
+  } else {
+    log.debug(`discovering ${provider.issuerUrl}`);
+    try {
+      const discovered = await client.discovery(new URL(provider.issuerUrl), provider.clientId, clientMetadata, undefined, {
+        execute: insecure ? [client.allowInsecureRequests] : [],
+        [client.customFetch]: fetchWithHeaders,
+        timeout: REQUEST_TIMEOUT_SEC,
+      });
+      const metadata = discovered.serverMetadata();
+      config = new client.Configuration(metadata, provider.clientId, clientMetadata, clientAuthentication(provider, metadata));
+      if (insecure) client.allowInsecureRequests(config);
+      const previous = cachePath !== undefined ? readCachedMetadata(cachePath, provider.issuerUrl, undefined) : undefined;
+      cached = { fetchedAt: Date.now(), metadata, jwks: previous?.jwks, jwksFetchedAt: previous?.jwksFetchedAt };
+      saveCachedMetadata(cachePath, cached, log);
+    } catch (error) {
+      throw toPluginError(error, 'discovery', provider.issuerUrl);
+    }
+  }
+  config[client.customFetch] = fetchWithHeaders;
+  config.timeout = REQUEST_TIMEOUT_SEC;
+  const state: CachedMetadata = cached;
+
+  const fetchJwks = async (): Promise<JSONWebKeySet> => {
+    const uri = state.metadata.jwks_uri;
+    if (!uri) throw new PluginError('ERR_DISCOVERY', `the discovery document of ${provider.issuerUrl} has no jwks_uri`);
+    log.debug(`fetching the signing keys from ${uri}`);
+    let jwks: unknown;
+    try {
+      const response = await fetchWithHeaders(uri, {
+        method: 'GET',
+        headers: { accept: 'application/json' },
+        body: undefined,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_SEC * 1000),
+      });
+      if (!response.ok) throw new PluginError('ERR_DISCOVERY', `could not fetch the provider signing keys: HTTP ${response.status} from ${uri}`);
+      jwks = await response.json();
+    } catch (error) {
+      throw toPluginError(error, 'jwks', provider.issuerUrl);
+    }
+    if (!isRecord(jwks) || !Array.isArray(jwks['keys'])) throw new PluginError('ERR_DISCOVERY', `the signing keys at ${uri} are not a JSON Web Key Set`);
+    state.jwks = jwks as unknown as JSONWebKeySet;
+    state.jwksFetchedAt = Date.now();
+    saveCachedMetadata(cachePath, state, log);
+    return state.jwks;
+  };
+
+  const verifyJwt = async (token: string, audience: string | undefined): Promise<JWTPayload> => {
+    const fresh = state.jwks === undefined || (state.jwksFetchedAt ?? 0) + METADATA_TTL_MS < Date.now();
+    const keys = fresh ? await fetchJwks() : (state.jwks as JSONWebKeySet);
+    const verify = (set: JSONWebKeySet) =>
+      jwtVerify(token, createLocalJWKSet(set), { issuer: state.metadata.issuer, audience, algorithms: ASYMMETRIC_ALGS, clockTolerance: 30 });
+    try {
+      try {
+        return (await verify(keys)).payload;
+      } catch (error) {
+        // A key we have not seen: the provider rotated its keys. Refetch once.
+        if (!fresh && error instanceof joseErrors.JWKSNoMatchingKey) return (await verify(await fetchJwks())).payload;
+        throw error;
+      }
+    } catch (error) {
+      if (error instanceof PluginError) throw error;
+      throw new PluginError('ERR_TOKEN_INVALID', `the provider returned a token that fails verification: ${(error as Error).message}`, {
+        hint: 'check the issuer URL and the client ID; the token was not used',
+        cause: error,
+      });
+    }
+  };
+
+  return {
+    config,
+    metadata: state.metadata,
+    verifyJwt,
+    useRedirectUriForCodeExchange: (redirectUri) => {
+      exchange.redirectUri = redirectUri;
+    },
+  };
+}
+
+function clientAuthentication(provider: ProviderConfig, metadata: client.ServerMetadata): client.ClientAuth {
+  if (provider.clientSecret === undefined) return client.None();
+  const methods = metadata.token_endpoint_auth_methods_supported;
+  // client_secret_basic is the default of RFC 6749 and of OpenID discovery when nothing is advertised.
+  if (methods === undefined || methods.includes('client_secret_basic')) return client.ClientSecretBasic(provider.clientSecret);
+  return client.ClientSecretPost(provider.clientSecret);
+}
+
+interface CodeExchange {
+  redirectUri: string | undefined;
+}
+
+/** fetch with the --oidc-request-header headers on every request, logged at -v2. */
+function createFetch(headers: Record<string, string>, exchange: CodeExchange, log: Logger): client.CustomFetch {
+  return async (url, init) => {
+    const merged = new Headers(init.headers);
+    for (const [name, value] of Object.entries(headers)) merged.set(name, value);
+    const body = init.body;
+    if (exchange.redirectUri !== undefined && body instanceof URLSearchParams && body.get('grant_type') === 'authorization_code') {
+      body.set('redirect_uri', exchange.redirectUri);
+    }
+    log.debug(`${init.method} ${redactUrl(url)}`, 2);
+    const response = await fetch(url, { ...(init as RequestInit), headers: merged });
+    log.debug(`${response.status} ${response.statusText} from ${redactUrl(url)}`, 2);
+    return response;
+  };
+}
+
+function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
+}
+
+function readCachedMetadata(path: string, issuer: string, nowMs: number | undefined): CachedMetadata | undefined {
+  try {
+    const raw = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    if (!isRecord(raw) || raw['format'] !== METADATA_FORMAT || raw['issuer'] !== issuer) return undefined;
+    const metadata = raw['metadata'];
+    const fetchedAt = raw['fetched_at'];
+    if (!isRecord(metadata) || metadata['issuer'] !== issuer || typeof fetchedAt !== 'number') return undefined;
+    if (nowMs !== undefined && fetchedAt + METADATA_TTL_MS < nowMs) return undefined;
+    const jwks = raw['jwks'];
+    const jwksFetchedAt = raw['jwks_fetched_at'];
+    return {
+      fetchedAt,
+      metadata: metadata as unknown as client.ServerMetadata,
+      jwks: isRecord(jwks) && Array.isArray(jwks['keys']) ? (jwks as unknown as JSONWebKeySet) : undefined,
+      jwksFetchedAt: typeof jwksFetchedAt === 'number' ? jwksFetchedAt : undefined,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function saveCachedMetadata(path: string | undefined, cached: CachedMetadata, log: Logger): void {
+  if (path === undefined) return;
+  const text = JSON.stringify({
+    format: METADATA_FORMAT,
+    issuer: cached.metadata.issuer,
+    fetched_at: cached.fetchedAt,
+    metadata: cached.metadata,
+    jwks: cached.jwks,
+    jwks_fetched_at: cached.jwksFetchedAt,
+  });
+  try {
+    writeFileAtomically(path, text);
+  } catch (error) {
+    log.debug(`could not cache the provider metadata: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * One lock per cache key, held from the cache read through refresh or login to the cache write, so that
+ * concurrent kubectl processes log in once and never refresh with the same rotating refresh token twice.
+ *
+ * proper-lockfile takes the lock with an atomic mkdir of `<key>.lock` and keeps its mtime fresh; a lock whose
+ * holder was killed goes stale after STALE_MS and is taken over. The lock directory carries no data, so the
+ * holder records its pid in the sidecar `<key>.lock.owner`, which a waiter names in its message.
+ */
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { PluginError } from '../core/errors.js';
+import type { Logger } from './log.js';
+import { ensurePrivateDir } from './atomic-file.js';
+
+/** A lock untouched this long belongs to a dead process. The holder refreshes it every UPDATE_MS. */
+const STALE_MS = 10_000;
+const UPDATE_MS = 2_000;
+/** A waiter says whom it waits for after this long. */
+const WAIT_NOTICE_MS = 1_000;
+
+export interface LockOptions {
+  log: Logger;
+  /** Give up waiting after this long: a holder may be waiting for a person to finish a browser login. */
+  maxWaitMs: number;
+  /** What the holder is doing, for waiters' messages. */
+  purpose: string;
+}
+
+interface LockOwner {
+  pid: number;
+  since: string;
+  purpose: string;
+}
+
+export async function withCacheLock<T>(dir: string, key: string, options: LockOptions, work: () => Promise<T>): Promise<T> {
+  ensurePrivateDir(dir);
+  const lockPath = join(dir, `${key}.lock`);
+  const ownerPath = `${lockPath}.owner`;
+  const notice = setTimeout(() => options.log.info(`waiting for ${describeOwner(ownerPath)} (lock ${lockPath})`), WAIT_NOTICE_MS);
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(join(dir, key), {
+      realpath: false,
+      lockfilePath: lockPath,
+      stale: STALE_MS,
+      update: UPDATE_MS,
+      // Short, randomised, capped back-off: waiters queue behind one holder (libraries.md §5.2).
+      retries: { retries: 1_000_000, factor: 1.2, minTimeout: 25, maxTimeout: 500, randomize: true, maxRetryTime: options.maxWaitMs },
+      onCompromised: (error) => options.log.warn(`lost the token cache lock ${lockPath}: ${error.message}`),
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
+      throw new PluginError('ERR_LOCK', `gave up after ${Math.round(options.maxWaitMs / 1000)} s waiting for ${describeOwner(ownerPath)}`, {
+        hint: `if no other kubectl-oidc_login is running, remove ${lockPath}`,
+        cause: error,
+      });
+    }
+    throw new PluginError('ERR_LOCK', `could not lock the token cache ${lockPath}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    clearTimeout(notice);
+  }
+  try {
+    writeOwner(ownerPath, { pid: process.pid, since: new Date().toISOString(), purpose: options.purpose });
+    return await work();
+  } finally {
+    removeQuietly(ownerPath);
+    await release().catch((error: Error) => options.log.debug(`could not release the lock ${lockPath}: ${error.message}`));
+  }
+}
+
+function writeOwner(path: string, owner: LockOwner): void {
+  try {
+    writeFileSync(path, JSON.stringify(owner), { mode: 0o600 });
+  } catch {
+    // Only waiters' messages depend on it.
+  }
+}
+
+function describeOwner(ownerPath: string): string {
+  let owner: Partial<LockOwner>;
+  try {
+    owner = JSON.parse(readFileSync(ownerPath, 'utf8')) as Partial<LockOwner>;
+  } catch {
+    return 'another kubectl-oidc_login process';
+  }
+  const pid = typeof owner.pid === 'number' ? owner.pid : undefined;
+  if (pid === undefined) return 'another kubectl-oidc_login process';
+  const what = `kubectl-oidc_login (pid ${pid}${owner.purpose ? `, ${owner.purpose}` : ''}${owner.since ? ` since ${owner.since}` : ''})`;
+  return isRunning(pid) ? what : `the lock of ${what}, which is no longer running, to expire`;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
