@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration tests start real processes and servers; keep the 2-core CI machine from thrashing.
     maxWorkers: 2,
+    globalSetup: ['test/support/global-setup.ts'],
   },
 });

@@ -41,6 +41,15 @@ export function toPluginError(error: unknown, step: ProviderStep, issuer: string
       cause: error,
     });
   }
+  if (error instanceof client.WWWAuthenticateChallengeError) {
+    // A 401 with a WWW-Authenticate challenge: how a token endpoint rejects client_secret_basic credentials.
+    const parameters = error.cause[0]?.parameters;
+    const code: ErrorCode = step === 'refresh' ? 'ERR_REFRESH' : STEP_CODE[step];
+    return new PluginError(code, `${prefix}: ${oauthError(parameters?.error ?? 'unauthorized', parameters?.error_description)} (HTTP ${error.status})`, {
+      hint: parameters?.error === 'invalid_client' ? 'check --oidc-client-id and --oidc-client-secret' : undefined,
+      cause: error,
+    });
+  }
   if (error instanceof client.ClientError) {
     if (error.code === 'OAUTH_TIMEOUT') {
       return new PluginError('ERR_NETWORK', `${prefix}: ${issuer} did not answer in time`, { hint: 'check your network connection and the issuer URL', cause: error });

@@ -6,6 +6,8 @@
  * - FAKE_BROWSER_TIMEOUT_MS (default 10000)
  * - FAKE_BROWSER_CA: path of a PEM CA bundle to trust for https; FAKE_BROWSER_INSECURE=1 skips verification
  * - FAKE_BROWSER_LOG: append one JSON line `{url, status, finalUrl}` (or `{url, error}`) per run
+ * - FAKE_BROWSER_FORGE_STATE=1: first send the loopback redirect_uri a forged callback (code=forged,
+ *   state=forged), as a hostile page would, and log its status as `forgedStatus`
  *
  * Exit 0 when the final page has status 200, else 1. Never writes to stdout.
  */
@@ -25,7 +27,9 @@ async function main(): Promise<number> {
   }
   const timeout = Number(process.env.FAKE_BROWSER_TIMEOUT_MS);
   const caFile = process.env.FAKE_BROWSER_CA;
+  let forgedStatus: number | undefined;
   try {
+    if (process.env.FAKE_BROWSER_FORGE_STATE === '1') forgedStatus = await sendForgedCallback(url);
     const result = await browse(url, {
       login: process.env.FAKE_BROWSER_LOGIN ?? 'alice',
       password: process.env.FAKE_BROWSER_PASSWORD ?? 'alice-pw',
@@ -33,7 +37,7 @@ async function main(): Promise<number> {
       ...(caFile ? { ca: readFileSync(caFile, 'utf8') } : {}),
       ...(process.env.FAKE_BROWSER_INSECURE === '1' ? { insecure: true } : {}),
     });
-    log({ url, status: result.status, finalUrl: result.finalUrl });
+    log({ url, status: result.status, finalUrl: result.finalUrl, forgedStatus });
     process.stderr.write(
       `fake-browser: ${result.status} ${result.finalUrl} after ${result.hops.length} requests\n`,
     );
@@ -43,6 +47,18 @@ async function main(): Promise<number> {
     process.stderr.write(`fake-browser: ${(err as Error).message}\n`);
     return 1;
   }
+}
+
+/** GETs <redirect_uri>?code=forged&state=forged and returns the HTTP status. */
+async function sendForgedCallback(authorizationUrl: string): Promise<number> {
+  const redirectUri = new URL(authorizationUrl).searchParams.get('redirect_uri');
+  if (!redirectUri) throw new Error('the authorization URL has no redirect_uri');
+  const forged = new URL(redirectUri);
+  forged.searchParams.set('code', 'forged');
+  forged.searchParams.set('state', 'forged');
+  const response = await fetch(forged, { redirect: 'manual' });
+  await response.arrayBuffer();
+  return response.status;
 }
 
 main().then(

@@ -1,0 +1,85 @@
+/**
+ * Many kubectl processes at once: one login per cache key, one refresh per rotating refresh token,
+ * and recovery from a lock whose holder was killed.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startIdentityProvider, type TestIdp } from '../support/identity-provider.js';
+import { FAKE_BROWSER, makeTempDir, parseCredential, runPlugin } from '../support/plugin.js';
+
+let idp: TestIdp;
+let temp: { path: string; remove(): void };
+
+beforeAll(async () => {
+  idp = await startIdentityProvider({ idTokenTtlSec: 3 });
+});
+afterAll(async () => {
+  await idp.close();
+});
+beforeEach(() => {
+  temp = makeTempDir();
+  idp.resetCounts();
+  return () => temp.remove();
+});
+
+function args(extra: string[] = [], browser = FAKE_BROWSER): string[] {
+  return [
+    'get-token',
+    `--oidc-issuer-url=${idp.issuer}`,
+    `--oidc-client-id=${idp.clientId}`,
+    '--oidc-extra-scope=email,groups',
+    `--token-cache-dir=${join(temp.path, 'cache')}`,
+    '--listen-address=127.0.0.1:0',
+    `--browser-command=${browser}`,
+    ...extra,
+  ];
+}
+
+describe('concurrent get-token', () => {
+  it('16 parallel cold invocations make exactly one authorization and all print the same token', async () => {
+    const runs = await Promise.all(Array.from({ length: 16 }, () => runPlugin(args())));
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    const tokens = new Set(runs.map((run) => parseCredential(run).status.token));
+    expect(tokens.size).toBe(1);
+    expect(idp.counts.authorizations).toBe(1);
+    expect(idp.counts.tokenRequests).toEqual({ authorization_code: 1 });
+  });
+
+  it('parallel refreshes with a rotating refresh token make one refresh grant and no invalid_grant', async () => {
+    const first = await runPlugin(args());
+    expect(first.code, first.stderr).toBe(0);
+    // Wait until the token is inside its margin (half of the 3 s lifetime).
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    idp.resetCounts();
+    const runs = await Promise.all(Array.from({ length: 8 }, () => runPlugin(args())));
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    expect(new Set(runs.map((run) => parseCredential(run).status.token)).size).toBe(1);
+    expect(idp.counts.tokenRequests).toEqual({ refresh_token: 1 });
+    expect(idp.counts.tokenErrors).toEqual({});
+    expect(idp.counts.authorizations).toBe(0);
+  });
+
+  it('a waiter says which process it waits for, and a lock left by a killed process is recovered within 15 s', async () => {
+    // The holder opens a "browser" that never logs in (/bin/true), so it holds the lock waiting for the callback.
+    let holderPid = 0;
+    const holder = runPlugin(args(['--authentication-timeout-sec=60'], '/bin/true'), { onSpawn: (pid) => (holderPid = pid) });
+    const lockDir = join(temp.path, 'cache');
+    const deadline = Date.now() + 10_000;
+    while (!(existsSync(lockDir) && (await import('node:fs')).readdirSync(lockDir).some((name) => name.endsWith('.lock.owner'))) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const waiter = runPlugin(args());
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    process.kill(holderPid, 'SIGKILL');
+    const killedAt = Date.now();
+    const held = await holder;
+    expect(held.signal).toBe('SIGKILL');
+    const run = await waiter;
+    expect(run.code, run.stderr).toBe(0);
+    parseCredential(run);
+    expect(run.stderr).toContain(`waiting for kubectl-oidc_login (pid ${holderPid}, getting a token since `);
+    expect(Date.now() - killedAt).toBeLessThan(15_000);
+    expect(idp.counts.tokenRequests).toEqual({ authorization_code: 1 });
+  });
+});
