@@ -65,7 +65,14 @@ export function toPluginError(error: unknown, step: ProviderStep, issuer: string
       const status = error.cause instanceof Response ? ` (HTTP ${error.cause.status})` : '';
       return new PluginError(STEP_CODE[step], `${prefix}: unexpected response from ${issuer}${status}`, { hint: 'check the issuer URL', cause: error });
     }
-    return new PluginError(step === 'discovery' ? 'ERR_DISCOVERY' : 'ERR_TOKEN_INVALID', `${prefix}: ${error.message}`, { cause: error });
+    // openid-client's own message is generic ("unexpected JWT claim value encountered"); the
+    // oauth4webapi error below it names the claim.
+    const detail = error.cause instanceof Error && error.cause.message ? error.cause.message : error.message;
+    if (step === 'discovery' || step === 'jwks') return new PluginError('ERR_DISCOVERY', `${prefix}: ${detail}`, { cause: error });
+    return new PluginError('ERR_TOKEN_INVALID', `${STEP_TEXT.verification}: ${detail}`, {
+      hint: 'check --oidc-issuer-url and --oidc-client-id against the provider; the token was not used',
+      cause: error,
+    });
   }
   if (error instanceof TypeError && error.message === 'fetch failed') {
     return new PluginError('ERR_NETWORK', `${prefix}: cannot reach ${issuer}: ${networkReason(error.cause)}`, {

@@ -121,8 +121,10 @@ export async function openProviderSession(provider: ProviderConfig, options: Ses
       try {
         return (await verify(keys)).payload;
       } catch (error) {
-        // A key we have not seen: the provider rotated its keys. Refetch once.
-        if (!fresh && error instanceof joseErrors.JWKSNoMatchingKey) return (await verify(await fetchJwks())).payload;
+        // Keys from the cache may be outdated: the provider rotated its keys (a new kid, or new material
+        // under an old kid). Refetch once; a token that still fails is rejected.
+        const keyProblem = error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWSSignatureVerificationFailed;
+        if (!fresh && keyProblem) return (await verify(await fetchJwks())).payload;
         throw error;
       }
     } catch (error) {

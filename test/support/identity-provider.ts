@@ -174,6 +174,8 @@ export interface TestIdp {
   /** Exceptions oidc-provider reported through its `server_error` event. */
   serverErrors: unknown[];
   resetCounts(): void;
+  /** Test hooks, settable at any time. tokenResponse may change a successful token response body in place. */
+  hooks: { tokenResponse?: ((body: Record<string, unknown>) => void) | undefined };
   /**
    * Signs a token with the IdP's own private key (so it verifies against its JWKS), for tests that
    * need tokens the IdP would not issue (expired, other audience, odd claims). Defaults: iss = issuer,
@@ -477,6 +479,7 @@ ${form}
     console.error('test IdP server_error:', err);
   });
 
+  const hooks: TestIdp['hooks'] = {};
   // Counters and discovery post-processing; runs around every oidc-provider route.
   provider.use(async (ctx, next) => {
     await next();
@@ -502,6 +505,9 @@ ${form}
         if (ctx.status === 200) counts.deviceAuthorizations += 1;
         break;
       case 'token': {
+        if (hooks.tokenResponse && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+          hooks.tokenResponse(ctx.body as Record<string, unknown>);
+        }
         const params = ctx.oidc?.params ?? {};
         const body = (ctx.request.body ?? {}) as Record<string, unknown>;
         const grantType = String(params.grant_type ?? body.grant_type ?? 'unknown');
@@ -627,6 +633,7 @@ ${form}
     counts,
     events,
     serverErrors,
+    hooks,
     resetCounts() {
       Object.assign(counts, emptyCounts());
       events.length = 0;
