@@ -66,8 +66,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0;
-      const message = error.message.replace(/^error: /, '');
-      io.stderr(`error: ${message}\nhint: run "kubectl oidc-login ${argv[0] && !argv[0].startsWith('-') ? `${argv[0]} ` : ''}--help" for the usage\n`);
+      // One line: commander puts its "(Did you mean …?)" suggestion on a line of its own.
+      const message = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+      const command = error.code !== 'commander.unknownCommand' && argv[0] && !argv[0].startsWith('-') ? `${argv[0]} ` : '';
+      io.stderr(`error: ${message}\nhint: run "kubectl oidc-login ${command}--help" for the usage\n`);
       return 1;
     }
     io.stderr(renderError(error, verbosity));

@@ -1,0 +1,118 @@
+import { parseArgs } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { parseGetTokenFlags, splitScopes } from '../../src/cli/flags.js';
+import { buildProgram, type ParsedCommand } from '../../src/cli/program.js';
+import { GET_TOKEN_FLAGS, type RawFlags } from '../../src/cli/flag-spec.js';
+import { PluginError } from '../../src/core/errors.js';
+
+const env = { HOME: '/home/u' };
+const base = ['--oidc-issuer-url=https://issuer.example.com', '--oidc-client-id=kubectl'];
+
+/** Parses get-token argv with commander, as the full CLI does. */
+async function viaCommander(argv: string[]): Promise<RawFlags> {
+  let parsed: ParsedCommand | undefined;
+  const program = buildProgram('test', { writeOut: () => {}, writeErr: () => {} }, async (command) => {
+    parsed = command;
+  });
+  await program.parseAsync(['get-token', ...argv], { from: 'user' });
+  if (parsed === undefined) throw new Error('no command parsed');
+  return parsed.raw;
+}
+
+/** Parses get-token argv with node:util parseArgs, as the cache-hit path does. */
+function viaParseArgs(argv: string[]): RawFlags {
+  const options = Object.fromEntries(
+    GET_TOKEN_FLAGS.map((flag) => [flag.name, { type: flag.kind === 'boolean' ? 'boolean' : 'string', multiple: ['list', 'array', 'map'].includes(flag.kind), ...(flag.short ? { short: flag.short } : {}) }]),
+  ) as Parameters<typeof parseArgs>[0] extends infer T ? (T extends { options?: infer O } ? O : never) : never;
+  return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as RawFlags;
+}
+
+function errorOf(fn: () => unknown): PluginError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof PluginError) return error;
+    throw error;
+  }
+  throw new Error('no error thrown');
+}
+
+describe('get-token flags', () => {
+  it('applies kubelogin defaults', () => {
+    const config = parseGetTokenFlags({ 'oidc-issuer-url': 'https://issuer.example.com', 'oidc-client-id': 'kubectl' }, env);
+    expect(config.provider).toMatchObject({ pkceMethod: 'auto', extraScopes: [], useAccessToken: false, clientSecret: undefined });
+    expect(config.login).toMatchObject({
+      listenAddresses: [
+        { host: '127.0.0.1', port: 8000 },
+        { host: '127.0.0.1', port: 18000 },
+      ],
+      timeoutSec: 180,
+      skipOpenBrowser: false,
+    });
+    expect(config.cache).toEqual({ dir: '/home/u/.kube/cache/oidc-login', storage: 'disk', forceRefresh: false, expiryMarginSec: 60 });
+    expect(config.verbosity).toBe(0);
+  });
+
+  it('puts the cache under $KUBECACHEDIR and expands ~ in --token-cache-dir', () => {
+    expect(parseGetTokenFlags({ 'oidc-issuer-url': 'https://i', 'oidc-client-id': 'c' }, { ...env, KUBECACHEDIR: '/k' }).cache.dir).toBe('/k/oidc-login');
+    expect(parseGetTokenFlags({ 'oidc-issuer-url': 'https://i', 'oidc-client-id': 'c', 'token-cache-dir': '~/tokens' }, env).cache.dir).toBe('/home/u/tokens');
+  });
+
+  it('splits scopes on commas and spaces, drops openid and duplicates', () => {
+    expect(splitScopes(['openid profile email', 'groups,offline_access', 'email'])).toEqual(['profile', 'email', 'groups', 'offline_access']);
+  });
+
+  it.each([
+    [[], '--oidc-issuer-url is missing'],
+    [['--oidc-issuer-url=https://i'], '--oidc-client-id is missing'],
+    [[...base, '--oidc-pkce-method=plain'], '--oidc-pkce-method has an invalid value "plain"'],
+    [[...base, '--authentication-timeout-sec=soon'], '--authentication-timeout-sec has an invalid value "soon"'],
+    [[...base, '--listen-address=0.0.0.0:8000'], '--listen-address 0.0.0.0:8000 is not a loopback address'],
+    [[...base, '--listen-address=127.0.0.1'], '--listen-address has an invalid value "127.0.0.1"'],
+    [[...base, '--oidc-request-header=NoEquals'], '--oidc-request-header has an invalid value "NoEquals"'],
+    [[...base, '--local-server-cert=/c.pem'], '--local-server-cert and --local-server-key must be given together'],
+    [[...base, '--expiry-margin-sec=-5'], '--expiry-margin-sec has an invalid value "-5"'],
+  ])('rejects %j: %s', (argv, message) => {
+    const error = errorOf(() => parseGetTokenFlags(viaParseArgs(argv), env));
+    expect(error.code).toBe('ERR_USAGE');
+    expect(error.message).toBe(message);
+    expect(error.hint).toBeTruthy();
+  });
+
+  it('refuses http:// issuers except on loopback hosts', () => {
+    expect(errorOf(() => parseGetTokenFlags({ 'oidc-issuer-url': 'http://idp.example.com', 'oidc-client-id': 'c' }, env)).code).toBe('ERR_INSECURE_ISSUER');
+    for (const issuer of ['http://127.0.0.1:5556/dex', 'http://localhost:8080/realms/x', 'http://[::1]:9000']) {
+      expect(parseGetTokenFlags({ 'oidc-issuer-url': issuer, 'oidc-client-id': 'c' }, env).provider.issuerUrl).toBe(issuer);
+    }
+  });
+
+  it('says clearly which kubelogin grant types and TLS flags are not supported yet', () => {
+    for (const argv of [['--grant-type=device-code'], ['--grant-type=password'], ['--username=u'], ['--certificate-authority=/ca.pem'], ['--insecure-skip-tls-verify']]) {
+      const error = errorOf(() => parseGetTokenFlags(viaParseArgs([...base, ...argv]), env));
+      expect(error.code).toBe('ERR_NOT_SUPPORTED');
+      expect(error.message).toMatch(/not supported yet/);
+    }
+  });
+
+  it('accepts the deprecated --oidc-use-pkce with a warning', () => {
+    const config = parseGetTokenFlags(viaParseArgs([...base, '--oidc-use-pkce']), env);
+    expect(config.provider.pkceMethod).toBe('S256');
+    expect(config.warnings).toEqual(['--oidc-use-pkce is deprecated: use --oidc-pkce-method=S256']);
+  });
+
+  // The cache-hit path and the full CLI must read a kubeconfig's arguments identically.
+  it.each([
+    [base],
+    [[...base, '--oidc-extra-scope=email', '--oidc-extra-scope', 'groups,offline_access', '-v1']],
+    [[...base, '--oidc-request-header=Origin=https://a', '--oidc-request-header', 'X-B=c=d', '--oidc-auth-request-extra-params=audience=k8s']],
+    [[...base, '--force-refresh', '--skip-open-browser', '--listen-address=127.0.0.1:0', '--v=2', '--token-cache-storage=none', '--logtostderr']],
+    [[...base, '--oidc-client-secret', 's3cr3t', '--oidc-redirect-url=http://localhost:8000/callback', '--oidc-pkce-method=no', '--expiry-margin-sec=30']],
+  ])('commander and parseArgs agree on %j', async (argv) => {
+    expect(parseGetTokenFlags(await viaCommander(argv), env)).toEqual(parseGetTokenFlags(viaParseArgs(argv), env));
+  });
+
+  it('takes pflag-style --flag=false in the full CLI', async () => {
+    expect(parseGetTokenFlags(await viaCommander([...base, '--force-refresh=false']), env).cache.forceRefresh).toBe(false);
+    expect(parseGetTokenFlags(await viaCommander([...base, '--force-refresh=true']), env).cache.forceRefresh).toBe(true);
+  });
+});
