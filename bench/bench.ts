@@ -7,7 +7,7 @@
  * path would be worthless.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,8 +21,6 @@ interface Stats { id: string; label: string; n: number; medianMs: number; minMs:
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const NODE = process.execPath;
-const BUNDLE = join(root, 'dist/kubectl-oidc_login.cjs');
-const BIN = join(root, 'bin/kubectl-oidc_login');
 const WARMUP = 5;
 const RSS_RUNS = 15;
 const EXEC_INFO = '{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}';
@@ -97,8 +95,18 @@ const f1 = (n: number) => n.toFixed(1);
 const statRows = (rows: readonly Stats[]) =>
   rows.map((r) => [r.label, f1(r.medianMs), f1(r.minMs), f1(r.maxMs), r.ratio.toFixed(2), r.id === 'baseline' ? '—' : `${r.deltaMs >= 0 ? '+' : ''}${f1(r.deltaMs)}`, String(r.n)]);
 
-const cacheDir = mkdtempSync(join(tmpdir(), 'oidc-login-bench-'));
+const work = mkdtempSync(join(tmpdir(), 'oidc-login-bench-'));
 try {
+  // A snapshot of the built files, same layout: a concurrent `npm run build` (rm -rf dist) cannot break the run,
+  // and what is checked below is exactly what is timed.
+  const pkg = join(work, 'pkg');
+  for (const file of ['bin/kubectl-oidc_login', 'bin/package.json', 'dist/kubectl-oidc_login.cjs', 'dist/cli.cjs']) {
+    mkdirSync(dirname(join(pkg, file)), { recursive: true });
+    copyFileSync(join(root, file), join(pkg, file));
+  }
+  const BUNDLE = join(pkg, 'dist/kubectl-oidc_login.cjs');
+  const BIN = join(pkg, 'bin/kubectl-oidc_login');
+  const cacheDir = join(work, 'cache');
   // 1. A valid cache entry for the fixed flags, keyed by the project's own code.
   const nowSec = Math.floor(Date.now() / 1000);
   const idToken = [
@@ -135,6 +143,7 @@ try {
   console.log(`kubectl-oidc-login cache-hit bench — ${new Date().toISOString()}`);
   console.log(`machine: ${machine.cpuCount} CPU × ${machine.cpuModel}, ${machine.os}; node ${process.version} (${NODE})`);
   if (pathNode !== NODE) console.log(`NOTE: the bin's "#!/usr/bin/env node" resolves to ${pathNode || '(nothing)'}, not ${NODE}`);
+  console.log(`timing a copy of bin/ and dist/ taken at start (${pkg})`);
   console.log(`rounds: ${ROUNDS} timed + ${WARMUP} warm-up (discarded), interleaved, rotating order; spawnSync, no shell`);
   console.log(`NODE_EXTRA_CA_CERTS is UNSET for the main figures (inherited: ${inheritedCaCerts ?? 'not set'}); load average at start: ${loadavg().map(f1).join(' ')}`);
 
@@ -204,5 +213,5 @@ try {
   renameSync(tmp, join(outDir, 'latest.json'));
   console.log(`\nwrote ${join('bench/results', 'latest.json')}`);
 } finally {
-  rmSync(cacheDir, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
 }

@@ -1,0 +1,124 @@
+/** The loopback callback server and the browser launcher, as the user's browser sees them. */
+import { chmodSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startIdentityProvider, type TestIdp } from '../support/identity-provider.js';
+import { FAKE_BROWSER, makeTempDir, parseCredential, readBrowserLog, runPlugin } from '../support/plugin.js';
+import { makeTestTls } from '../support/tls.js';
+
+let idp: TestIdp;
+let temp: { path: string; remove(): void };
+
+beforeAll(async () => {
+  idp = await startIdentityProvider();
+});
+afterAll(async () => {
+  await idp.close();
+});
+beforeEach(() => {
+  temp = makeTempDir();
+  idp.resetCounts();
+  return () => temp.remove();
+});
+
+const args = (extra: string[]): string[] => [
+  'get-token',
+  `--oidc-issuer-url=${idp.issuer}`,
+  `--oidc-client-id=${idp.clientId}`,
+  `--token-cache-dir=${join(temp.path, 'cache')}`,
+  `--browser-command=${FAKE_BROWSER}`,
+  ...extra,
+];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('the callback server', () => {
+  it('sends the browser to --open-url-after-authentication after the login', async () => {
+    const browserLog = join(temp.path, 'browser.log');
+    const run = await runPlugin(args(['--listen-address=127.0.0.1:0', '--open-url-after-authentication=http://127.0.0.1:9/welcome']), { env: { FAKE_BROWSER_LOG: browserLog } });
+    expect(run.code, run.stderr).toBe(0);
+    parseCredential(run);
+    // The success page is a meta refresh to the URL; the fake browser does not follow meta refreshes.
+    expect(readBrowserLog(browserLog)).toEqual([expect.objectContaining({ status: 200 })]);
+  });
+
+  it('uses the path of --oidc-redirect-url as the callback path', async () => {
+    const port = await freePort();
+    const run = await runPlugin(args([`--listen-address=127.0.0.1:${port}`, `--oidc-redirect-url=http://localhost:${port}/callback`]));
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain(`redirect_uri=${encodeURIComponent(`http://localhost:${port}/callback`)}`);
+  });
+
+  it('serves the callback over HTTPS with --local-server-cert and --local-server-key', async () => {
+    const tls = await makeTestTls(join(temp.path, 'tls'));
+    const browserLog = join(temp.path, 'browser.log');
+    const port = await freePort();
+    // oidc-provider takes https loopback redirects only from web clients, matched exactly, port included.
+    const https = await startIdentityProvider({
+      clients: [{ client_id: 'kubectl-https', application_type: 'web', token_endpoint_auth_method: 'none', redirect_uris: [`https://localhost:${port}/`], grant_types: ['authorization_code'], response_types: ['code'] }],
+    });
+    try {
+      const run = await runPlugin(
+        [
+          'get-token',
+          `--oidc-issuer-url=${https.issuer}`,
+          '--oidc-client-id=kubectl-https',
+          `--token-cache-dir=${join(temp.path, 'cache')}`,
+          `--browser-command=${FAKE_BROWSER}`,
+          `--listen-address=127.0.0.1:${port}`,
+          `--oidc-redirect-url=https://localhost:${port}/`,
+          `--local-server-cert=${tls.certPath}`,
+          `--local-server-key=${tls.keyPath}`,
+          '--authentication-timeout-sec=10',
+        ],
+        { env: { FAKE_BROWSER_CA: tls.caPath, FAKE_BROWSER_LOG: browserLog } },
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(readBrowserLog(browserLog)).toEqual([expect.objectContaining({ status: 200, finalUrl: expect.stringMatching(/^https:\/\/localhost:\d+\/\?code=/) })]);
+    } finally {
+      await https.close();
+    }
+  });
+
+  it('keeps whatever the browser launcher prints off stdout', async () => {
+    const noisy = join(temp.path, 'noisy-browser');
+    writeFileSync(noisy, `#!/bin/sh\necho "launcher says hello on stdout"\nexec ${FAKE_BROWSER} "$@"\n`);
+    chmodSync(noisy, 0o755);
+    const run = await runPlugin([...args(['--listen-address=127.0.0.1:0']).filter((arg) => !arg.startsWith('--browser-command')), `--browser-command=${noisy}`]);
+    expect(run.code, run.stderr).toBe(0);
+    parseCredential(run);
+    expect(run.stderr).toContain('launcher says hello on stdout');
+  });
+
+  it('prints the URL and opens nothing with --skip-open-browser, then times out with a clear message', async () => {
+    const run = await runPlugin(args(['--listen-address=127.0.0.1:0', '--skip-open-browser', '--authentication-timeout-sec=1']));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^Please visit the following URL in your browser: http:\/\/127\.0\.0\.1:\d+\/auth\?/m);
+    expect(run.stderr).toMatch(/^error: timed out after 1 s waiting for the browser login$/m);
+    expect(idp.counts.authorizations).toBe(0);
+  });
+
+  it('reports a busy port with the addresses it tried', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as { port: number };
+    try {
+      const run = await runPlugin(args([`--listen-address=127.0.0.1:${port}`]));
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`error: no available port for the callback server (127.0.0.1:${port}: EADDRINUSE)`);
+    } finally {
+      busy.close();
+    }
+  });
+});
