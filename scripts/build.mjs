@@ -26,6 +26,7 @@ await build({
   ...common,
   entryPoints: [join(root, 'src/cli/entry.ts')],
   outfile: join(dist, 'kubectl-oidc_login.cjs'),
+  external: ['./cli.cjs'],
   minify: true,
 });
 

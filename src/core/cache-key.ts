@@ -25,7 +25,7 @@ export interface CacheKeyInput {
   authRequestExtraParams: Readonly<Record<string, string>>;
 }
 
-type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json | undefined };
 
 /** JSON with object keys sorted at every level; undefined members are dropped. */
 export function canonicalJson(value: Json | undefined): string {

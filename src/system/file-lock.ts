@@ -45,8 +45,10 @@ export async function withCacheLock<T>(dir: string, key: string, options: LockOp
       lockfilePath: lockPath,
       stale: STALE_MS,
       update: UPDATE_MS,
-      // Short, randomised, capped back-off: waiters queue behind one holder (libraries.md §5.2).
-      retries: { retries: 1_000_000, factor: 1.2, minTimeout: 25, maxTimeout: 500, randomize: true, maxRetryTime: options.maxWaitMs },
+      // Short, randomised, capped back-off: waiters queue behind one holder (libraries.md §5.2). `retry`
+      // precomputes one timeout per retry, so a huge count costs ~150 ms up front: 20 steps reach the
+      // 500 ms cap, `forever` repeats the last one, and maxRetryTime bounds the wait.
+      retries: { retries: 20, forever: true, factor: 1.2, minTimeout: 25, maxTimeout: 500, randomize: true, maxRetryTime: options.maxWaitMs },
       onCompromised: (error) => options.log.warn(`lost the token cache lock ${lockPath}: ${error.message}`),
     });
   } catch (error) {
