@@ -3,6 +3,8 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { request } from 'node:http';
+import { browse } from '../support/fake-browser.js';
 import { startIdentityProvider, type TestIdp } from '../support/identity-provider.js';
 import { FAKE_BROWSER, makeTempDir, parseCredential, readBrowserLog, runPlugin } from '../support/plugin.js';
 import { makeTestTls } from '../support/tls.js';
@@ -107,6 +109,43 @@ describe('the callback server', () => {
     expect(run.stderr).toMatch(/^Please visit the following URL in your browser: http:\/\/127\.0\.0\.1:\d+\/auth\?/m);
     expect(run.stderr).toMatch(/^error: timed out after 1 s waiting for the browser login$/m);
     expect(idp.counts.authorizations).toBe(0);
+  });
+
+  it('answers only GET requests for a loopback Host, and still completes the login afterwards', async () => {
+    let url: string | undefined;
+    const running = runPlugin(args(['--listen-address=127.0.0.1:0', '--skip-open-browser', '--authentication-timeout-sec=20']), {
+      onStderr: (chunk) => (url ??= /Please visit the following URL in your browser: (\S+)/.exec(chunk)?.[1]),
+    });
+    const deadline = Date.now() + 10_000;
+    while (url === undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const port = Number(new URL(new URL(url ?? '').searchParams.get('redirect_uri') ?? '').port);
+    const send = (method: string, path: string, host: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, method, path, headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await send('GET', '/?code=x&state=y', 'attacker.example:80')).toBe(400);
+    expect(await send('GET', '/?code=x&state=y', `evil.localhost.example:${port}`)).toBe(400);
+    expect(await send('POST', '/?code=x&state=y', `localhost:${port}`)).toBe(405);
+    expect(await send('GET', '/favicon.ico', `localhost:${port}`)).toBe(404);
+    expect(await send('GET', '/', `127.0.0.1:${port}`)).toBe(302);
+    const page = await browse(url ?? '');
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('You have logged in to the cluster');
+    const run = await running;
+    expect(run.code, run.stderr).toBe(0);
+    parseCredential(run);
+    expect(idp.counts.tokenRequests).toEqual({ authorization_code: 1 });
+  });
+
+  it('never reads stdin: an open pipe that is never closed (as @kubernetes/client-node passes) does not block', async () => {
+    const run = await runPlugin(args(['--listen-address=127.0.0.1:0']), { stdin: 'pipe', timeoutMs: 15_000 });
+    expect(run.code, run.stderr).toBe(0);
+    parseCredential(run);
   });
 
   it('reports a busy port with the addresses it tried', async () => {

@@ -21,6 +21,10 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Called with the child's pid once it is spawned (e.g. to kill it). */
   onSpawn?: (pid: number) => void;
+  /** 'pipe' leaves stdin an open pipe that is never written or closed, as @kubernetes/client-node does. */
+  stdin?: 'ignore' | 'pipe';
+  /** Called with each chunk of stderr as it arrives. */
+  onStderr?: (chunk: string) => void;
 }
 
 /** Runs `kubectl-oidc_login args…` with a clean environment: no KUBERNETES_EXEC_INFO unless given. */
@@ -29,11 +33,14 @@ export function runPlugin(args: readonly string[], options: RunOptions = {}): Pr
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(PLUGIN_BIN, [...args], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(PLUGIN_BIN, [...args], { env: env as NodeJS.ProcessEnv, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      options.onStderr?.(chunk.toString());
+    });
     if (child.pid !== undefined) options.onSpawn?.(child.pid);
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
     child.on('error', reject);
