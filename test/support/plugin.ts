@@ -36,6 +36,7 @@ export function runPlugin(args: readonly string[], options: RunOptions = {}): Pr
     const child = spawn(PLUGIN_BIN, [...args], { env: env as NodeJS.ProcessEnv, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    if (child.stdout === null || child.stderr === null) throw new Error('spawned without stdout/stderr pipes');
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
