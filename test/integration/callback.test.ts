@@ -2,27 +2,16 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import { browse } from '../support/fake-browser.js';
-import { startIdentityProvider, type TestIdp } from '../support/identity-provider.js';
-import { FAKE_BROWSER, makeTempDir, parseCredential, readBrowserLog, runPlugin } from '../support/plugin.js';
+import { startIdentityProvider } from '../support/identity-provider.js';
+import { useIdentityProvider, useTempDir } from '../support/fixtures.js';
+import { FAKE_BROWSER, parseCredential, readBrowserLog, runPlugin } from '../support/plugin.js';
 import { makeTestTls } from '../support/tls.js';
 
-let idp: TestIdp;
-let temp: { path: string; remove(): void };
-
-beforeAll(async () => {
-  idp = await startIdentityProvider();
-});
-afterAll(async () => {
-  await idp.close();
-});
-beforeEach(() => {
-  temp = makeTempDir();
-  idp.resetCounts();
-  return () => temp.remove();
-});
+const idp = useIdentityProvider();
+const temp = useTempDir();
 
 const args = (extra: string[]): string[] => [
   'get-token',

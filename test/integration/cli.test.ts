@@ -1,24 +1,13 @@
 /** The binary's contract for bad input, and the setup and clean commands. */
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, startIdentityProvider, type TestIdp } from '../support/identity-provider.js';
-import { FAKE_BROWSER, makeTempDir, parseCredential, runPlugin } from '../support/plugin.js';
+import { describe, expect, it } from 'vitest';
+import { CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET } from '../support/identity-provider.js';
+import { useIdentityProvider, useTempDir } from '../support/fixtures.js';
+import { FAKE_BROWSER, parseCredential, runPlugin } from '../support/plugin.js';
 
-let idp: TestIdp;
-let temp: { path: string; remove(): void };
-
-beforeAll(async () => {
-  idp = await startIdentityProvider();
-});
-afterAll(async () => {
-  await idp.close();
-});
-beforeEach(() => {
-  temp = makeTempDir();
-  idp.resetCounts();
-  return () => temp.remove();
-});
+const idp = useIdentityProvider();
+const temp = useTempDir();
 
 const provider = (): string[] => [`--oidc-issuer-url=${idp.issuer}`, `--oidc-client-id=${idp.clientId}`, '--listen-address=127.0.0.1:0', `--browser-command=${FAKE_BROWSER}`];
 const cacheDir = (): string => join(temp.path, 'cache');

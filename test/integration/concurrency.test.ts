@@ -4,24 +4,12 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startIdentityProvider, type TestIdp } from '../support/identity-provider.js';
-import { FAKE_BROWSER, makeTempDir, parseCredential, runPlugin } from '../support/plugin.js';
+import { describe, expect, it } from 'vitest';
+import { useIdentityProvider, useTempDir } from '../support/fixtures.js';
+import { FAKE_BROWSER, parseCredential, runPlugin } from '../support/plugin.js';
 
-let idp: TestIdp;
-let temp: { path: string; remove(): void };
-
-beforeAll(async () => {
-  idp = await startIdentityProvider({ idTokenTtlSec: 3 });
-});
-afterAll(async () => {
-  await idp.close();
-});
-beforeEach(() => {
-  temp = makeTempDir();
-  idp.resetCounts();
-  return () => temp.remove();
-});
+const idp = useIdentityProvider({ idTokenTtlSec: 3 });
+const temp = useTempDir();
 
 function args(extra: string[] = [], browser = FAKE_BROWSER): string[] {
   return [

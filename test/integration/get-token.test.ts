@@ -8,25 +8,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cacheKey } from '../../src/core/cache-key.js';
 import { parseGetTokenFlags } from '../../src/cli/flags.js';
 import { CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, startIdentityProvider, type TestIdp } from '../support/identity-provider.js';
-import { FAKE_BROWSER, decodePayload, makeTempDir, parseCredential, readBrowserLog, runPlugin } from '../support/plugin.js';
+import { useIdentityProvider, useTempDir } from '../support/fixtures.js';
+import { FAKE_BROWSER, decodePayload, parseCredential, readBrowserLog, runPlugin } from '../support/plugin.js';
 
 const V1_INFO = '{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}';
 
-let idp: TestIdp;
-let temp: { path: string; remove(): void };
+const idp = useIdentityProvider();
+const temp = useTempDir();
 let cacheDir: string;
-
-beforeAll(async () => {
-  idp = await startIdentityProvider();
-});
-afterAll(async () => {
-  await idp.close();
-});
 beforeEach(() => {
-  temp = makeTempDir();
   cacheDir = join(temp.path, 'cache');
-  idp.resetCounts();
-  return () => temp.remove();
 });
 
 function args(provider: TestIdp, extra: string[] = [], dir = cacheDir): string[] {
@@ -48,6 +39,13 @@ function cacheFiles(dir = cacheDir): string[] {
   } catch {
     return [];
   }
+}
+
+/** Rewrites the one cache entry with some fields changed. */
+function changeCachedEntry(change: Record<string, unknown>): void {
+  const [file] = cacheFiles();
+  const path = join(cacheDir, file ?? '');
+  writeFileSync(path, JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>), ...change }));
 }
 
 describe('get-token with the browser login', () => {
@@ -192,10 +190,7 @@ describe('get-token with a cached token', () => {
 
   it('says why a refresh failed, then logs in with the browser', async () => {
     await runPlugin(args(shortIdp));
-    const [file] = cacheFiles();
-    const path = join(cacheDir, file ?? '');
-    const entry = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-    writeFileSync(path, JSON.stringify({ ...entry, refresh_token: 'revoked-or-unknown' }));
+    changeCachedEntry({ refresh_token: 'revoked-or-unknown' });
     await waitForExpiry();
     shortIdp.resetCounts();
     const run = await runPlugin(args(shortIdp));
@@ -206,10 +201,7 @@ describe('get-token with a cached token', () => {
 
   it('logs in again when the token expired and there is no refresh token', async () => {
     await runPlugin(args(shortIdp));
-    const [file] = cacheFiles();
-    const path = join(cacheDir, file ?? '');
-    const entry = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-    writeFileSync(path, JSON.stringify({ ...entry, refresh_token: undefined }));
+    changeCachedEntry({ refresh_token: undefined });
     await waitForExpiry();
     shortIdp.resetCounts();
     const run = await runPlugin(args(shortIdp, ['-v1']));

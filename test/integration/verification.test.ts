@@ -2,17 +2,16 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startIdentityProvider, type TestIdp } from '../support/identity-provider.js';
-import { FAKE_BROWSER, decodePayload, makeTempDir, parseCredential, runPlugin } from '../support/plugin.js';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { useIdentityProvider, useTempDir } from '../support/fixtures.js';
+import { FAKE_BROWSER, decodePayload, parseCredential, runPlugin } from '../support/plugin.js';
 
-let idp: TestIdp;
-let temp: { path: string; remove(): void };
 /** When set, the provider's token responses carry this change to the id_token payload, signature kept. */
 let tamper: ((claims: Record<string, unknown>) => Record<string, unknown>) | undefined;
+const idp = useIdentityProvider();
+const temp = useTempDir();
 
-beforeAll(async () => {
-  idp = await startIdentityProvider();
+beforeAll(() => {
   idp.hooks.tokenResponse = (body) => {
     if (tamper === undefined || typeof body['id_token'] !== 'string') return;
     const [header, payload, signature] = body['id_token'].split('.');
@@ -20,14 +19,8 @@ beforeAll(async () => {
     body['id_token'] = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`;
   };
 });
-afterAll(async () => {
-  await idp.close();
-});
 beforeEach(() => {
-  temp = makeTempDir();
   tamper = undefined;
-  idp.resetCounts();
-  return () => temp.remove();
 });
 
 const cacheDir = (): string => join(temp.path, 'cache');
