@@ -58,6 +58,15 @@ function collect(command: Command, flags: readonly FlagSpec[], names: Map<string
   return { raw, explicit };
 }
 
+/** A subcommand whose flags come from the table; its action hands the parsed values to onCommand. */
+function addCommand(program: Command, name: 'get-token' | 'setup' | 'clean', description: string, flags: readonly FlagSpec[], onCommand: (parsed: ParsedCommand) => Promise<void>): Command {
+  const command = program.command(name).description(description).allowExcessArguments(false);
+  const names = new Map<string, string>();
+  addFlags(command, flags, names);
+  command.action(async () => onCommand({ name, ...collect(command, flags, names) }));
+  return command;
+}
+
 export interface ProgramIo {
   writeOut(text: string): void;
   writeErr(text: string): void;
@@ -75,33 +84,15 @@ export function buildProgram(version: string, io: ProgramIo, onCommand: (parsed:
     .configureOutput({ writeOut: io.writeOut, writeErr: io.writeErr, outputError: () => {} })
     .addHelpText('after', '\nkubectl runs "kubectl oidc-login get-token ..." from the kubeconfig; run "kubectl oidc-login setup --help" to create that entry.');
 
-  const getToken = program
-    .command('get-token')
-    .description('Print an ExecCredential with a valid token on stdout: from the cache, by refresh, or by a browser login (run by kubectl)')
-    .allowExcessArguments(false);
-  const getTokenNames = new Map<string, string>();
-  addFlags(getToken, GET_TOKEN_FLAGS, getTokenNames);
+  const getToken = addCommand(program, 'get-token', 'Print an ExecCredential with a valid token on stdout: from the cache, by refresh, or by a browser login (run by kubectl)', GET_TOKEN_FLAGS, onCommand);
   getToken.addHelpText(
     'after',
     '\nOutput: one line of ExecCredential JSON on stdout; messages and the login URL go to stderr.\n' +
       'The token cache is locked per provider setting; concurrent invocations share one login.\nExit code: 0 on success, 1 on any error.',
   );
-  getToken.action(async () => onCommand({ name: 'get-token', ...collect(getToken, GET_TOKEN_FLAGS, getTokenNames) }));
-
-  const setupFlags: FlagSpec[] = [...LOGIN_FLAGS, { name: 'show-secrets', kind: 'boolean', description: 'Show secrets (the client secret) in the printed command' }, ...LOG_FLAGS];
-  const setup = program
-    .command('setup')
-    .description('Log in once (without the cache), show the token claims, and print the kubeconfig user entry')
-    .allowExcessArguments(false);
-  const setupNames = new Map<string, string>();
-  addFlags(setup, setupFlags, setupNames);
-  setup.action(async () => onCommand({ name: 'setup', ...collect(setup, setupFlags, setupNames) }));
-
-  const cleanFlags: FlagSpec[] = [...CACHE_FLAGS.filter((flag) => flag.name === 'token-cache-dir'), ...LOG_FLAGS];
-  const clean = program.command('clean').description('Delete the token cache').allowExcessArguments(false);
-  const cleanNames = new Map<string, string>();
-  addFlags(clean, cleanFlags, cleanNames);
-  clean.action(async () => onCommand({ name: 'clean', ...collect(clean, cleanFlags, cleanNames) }));
+  const showSecrets: FlagSpec = { name: 'show-secrets', kind: 'boolean', description: 'Show secrets (the client secret) in the printed command' };
+  addCommand(program, 'setup', 'Log in once (without the cache), show the token claims, and print the kubeconfig user entry', [...LOGIN_FLAGS, showSecrets, ...LOG_FLAGS], onCommand);
+  addCommand(program, 'clean', 'Delete the token cache', [...CACHE_FLAGS.filter((flag) => flag.name === 'token-cache-dir'), ...LOG_FLAGS], onCommand);
 
   program
     .command('version')
