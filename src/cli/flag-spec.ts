@@ -1,12 +1,9 @@
-import { CACHE_STORAGES, PKCE_METHODS } from '../core/config.js';
-
-export { CACHE_STORAGES, PKCE_METHODS };
-
 /**
  * get-token's flags, declared once. kubelogin's names, defaults and order (kubelogin-compat.md §2), so that
  * every kubeconfig written for int128/kubelogin parses unchanged. The table feeds both parsers: commander
  * (help, full validation) and node:util parseArgs on the cache-hit path, which must not load commander.
  */
+import { CACHE_STORAGES, PKCE_METHODS } from '../core/config.js';
 
 export type FlagKind =
   /** a single value; the last one wins */

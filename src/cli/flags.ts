@@ -5,8 +5,8 @@
  */
 import { PluginError } from '../core/errors.js';
 import { DEFAULT_EXPIRY_MARGIN_SEC } from '../core/token-policy.js';
-import { isLoopbackHost, type CacheConfig, type GetTokenConfig, type ListenAddress, type LoginConfig, type LoginSettings, type ProviderConfig } from '../core/config.js';
-import { CACHE_STORAGES, GRANT_TYPES, PKCE_METHODS, type RawFlags } from './flag-spec.js';
+import { CACHE_STORAGES, PKCE_METHODS, isLoopbackHost, type CacheConfig, type GetTokenConfig, type ListenAddress, type LoginConfig, type LoginSettings, type ProviderConfig } from '../core/config.js';
+import { GRANT_TYPES, type RawFlags } from './flag-spec.js';
 
 export interface FlagEnvironment {
   HOME?: string | undefined;
