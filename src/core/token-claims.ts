@@ -24,11 +24,3 @@ export function readTokenTimes(token: string): TokenTimes | undefined {
     issuedAtMs: typeof iat === 'number' && Number.isFinite(iat) ? iat * 1000 : undefined,
   };
 }
-
-export function readTokenClaims(token: string): Record<string, unknown> | undefined {
-  try {
-    return decodeJwt(token);
-  } catch {
-    return undefined;
-  }
-}

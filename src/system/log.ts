@@ -23,5 +23,3 @@ export function createLogger(level: number, write: (text: string) => void): Logg
     },
   };
 }
-
-export const silentLogger: Logger = createLogger(-1, () => {});

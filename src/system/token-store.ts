@@ -3,7 +3,7 @@
  * atomically (temp file, fsync, rename) so that a reader, or a crash, never sees half a file. A lock-free
  * reader therefore always sees either the old entry or the new one.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCacheEntry, serializeCacheEntry, type CacheEntry } from '../core/cache-entry.js';
 import { PluginError } from '../core/errors.js';
@@ -50,34 +50,4 @@ export function writeCacheEntry(dir: string, entry: CacheEntry): void {
   } catch (error) {
     throw new PluginError('ERR_CACHE', `could not write the token cache ${path}: ${(error as Error).message}`, { cause: error });
   }
-}
-
-export interface CacheFileListing {
-  key: string;
-  path: string;
-  result: ReadResult;
-}
-
-/** Lists the cache entries in dir (files named by a 32-hex-digit key). */
-export function listCacheEntries(dir: string): CacheFileListing[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new PluginError('ERR_CACHE', `cannot read the token cache directory ${dir}: ${(error as Error).message}`);
-  }
-  return names
-    .filter((name) => /^[0-9a-f]{32}$/.test(name))
-    .map((key) => {
-      const path = cacheFilePath(dir, key);
-      let result: ReadResult;
-      try {
-        const text = readFileSync(path, 'utf8');
-        result = { entry: parseCacheEntry(text) };
-      } catch (error) {
-        result = { problem: (error as Error).message };
-      }
-      return { key, path, result };
-    });
 }
