@@ -5,7 +5,7 @@
 import { writeSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { cleanTokenCache } from '../commands/clean.js';
-import { getToken, type LoginProvider, type TokenCache } from '../commands/get-token.js';
+import { getToken, type TokenCache } from '../commands/get-token.js';
 import type { LoginConfig, LoginSettings, ProviderConfig } from '../core/config.js';
 import { PluginError } from '../core/errors.js';
 import { formatExecCredential, parseExecInfo } from '../core/exec-credential.js';
@@ -13,6 +13,7 @@ import { withCacheLock } from '../system/file-lock.js';
 import { createLogger, type Logger } from '../system/log.js';
 import { readCacheEntry, writeCacheEntry } from '../system/token-store.js';
 import { defaultCacheDir, expandHome, parseGetTokenFlags, parseLoginSettings } from './flags.js';
+import type { IdentityProvider } from '../oidc/identity-provider.js';
 import { buildProgram, type ParsedCommand } from './program.js';
 import { renderError } from './render-error.js';
 
@@ -87,7 +88,7 @@ async function runCommand(parsed: ParsedCommand, io: CliIo, help: string): Promi
       const disk = config.cache.storage === 'disk';
       const credential = await getToken(config, execInfo, {
         cache: disk ? diskTokenCache(config.cache.dir, log, (config.login.timeoutSec + 60) * 1000) : undefined,
-        loginProvider: () => loadLoginProvider(config.provider, config.login, disk ? config.cache.dir : undefined, log, io.signal),
+        loginProvider: () => loadIdentityProvider(config.provider, config.login, disk ? config.cache.dir : undefined, log, io.signal),
         log,
         now: Date.now,
       });
@@ -103,8 +104,7 @@ async function runCommand(parsed: ParsedCommand, io: CliIo, help: string): Promi
       const settings: LoginSettings = parseLoginSettings(parsed.raw, io.env);
       const log = createLogger(settings.verbosity, io.stderr);
       for (const warning of settings.warnings) log.warn(warning);
-      const { createIdentityProvider } = await import('../oidc/identity-provider.js');
-      const idp = createIdentityProvider({ provider: settings.provider, login: settings.login, metadataCacheDir: undefined, log, signal: io.signal });
+      const idp = await loadIdentityProvider(settings.provider, settings.login, undefined, log, io.signal);
       log.info('Authentication in progress...');
       const tokens = await idp.login();
       const { buildSetupReport, formatSetupReport } = await import('../commands/setup.js');
@@ -140,7 +140,8 @@ function diskTokenCache(dir: string, log: Logger, maxWaitMs: number): TokenCache
   };
 }
 
-async function loadLoginProvider(provider: ProviderConfig, login: LoginConfig, metadataCacheDir: string | undefined, log: Logger, signal: AbortSignal): Promise<LoginProvider> {
+/** The OIDC code (openid-client and all) is loaded only here, never on a cache hit. */
+async function loadIdentityProvider(provider: ProviderConfig, login: LoginConfig, metadataCacheDir: string | undefined, log: Logger, signal: AbortSignal): Promise<IdentityProvider> {
   const { createIdentityProvider } = await import('../oidc/identity-provider.js');
   return createIdentityProvider({ provider, login, metadataCacheDir, log, signal });
 }

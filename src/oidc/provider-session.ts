@@ -54,38 +54,38 @@ export async function openProviderSession(provider: ProviderConfig, options: Ses
   const { log } = options;
   const exchange: CodeExchange = { redirectUri: undefined };
   const fetchWithHeaders = createFetch(provider.requestHeaders, exchange, log);
-  const insecure = new URL(provider.issuerUrl).protocol === 'http:' && isLoopbackHost(new URL(provider.issuerUrl).hostname);
+  const issuerUrl = new URL(provider.issuerUrl);
+  const insecure = issuerUrl.protocol === 'http:' && isLoopbackHost(issuerUrl.hostname);
   const cachePath = options.cacheDir === undefined ? undefined : join(options.cacheDir, `provider-${fnv1a128Hex(canonicalJson({ issuer: provider.issuerUrl, headers: provider.requestHeaders }))}.json`);
   const clientMetadata: Partial<client.ClientMetadata> = { client_id: provider.clientId };
   if (provider.clientSecret !== undefined) clientMetadata.client_secret = provider.clientSecret;
 
-  let cached = cachePath !== undefined && !options.fresh ? readCachedMetadata(cachePath, provider.issuerUrl, Date.now()) : undefined;
-  let config: client.Configuration;
-  if (cached !== undefined) {
+  const previous = cachePath !== undefined ? readCachedMetadata(cachePath, provider.issuerUrl) : undefined;
+  let state: CachedMetadata;
+  if (previous !== undefined && !options.fresh && previous.fetchedAt + METADATA_TTL_MS >= Date.now()) {
     log.debug(`using the cached discovery document of ${provider.issuerUrl}`);
-    config = new client.Configuration(cached.metadata, provider.clientId, clientMetadata, clientAuthentication(provider, cached.metadata));
-    if (insecure) client.allowInsecureRequests(config);
+    state = previous;
   } else {
     log.debug(`discovering ${provider.issuerUrl}`);
+    let metadata: client.ServerMetadata;
     try {
-      const discovered = await client.discovery(new URL(provider.issuerUrl), provider.clientId, clientMetadata, undefined, {
+      const discovered = await client.discovery(issuerUrl, provider.clientId, clientMetadata, undefined, {
         execute: insecure ? [client.allowInsecureRequests] : [],
         [client.customFetch]: fetchWithHeaders,
         timeout: REQUEST_TIMEOUT_SEC,
       });
-      const metadata = discovered.serverMetadata();
-      config = new client.Configuration(metadata, provider.clientId, clientMetadata, clientAuthentication(provider, metadata));
-      if (insecure) client.allowInsecureRequests(config);
-      const previous = cachePath !== undefined ? readCachedMetadata(cachePath, provider.issuerUrl, undefined) : undefined;
-      cached = { fetchedAt: Date.now(), metadata, jwks: previous?.jwks, jwksFetchedAt: previous?.jwksFetchedAt };
-      saveCachedMetadata(cachePath, cached, log);
+      metadata = discovered.serverMetadata();
     } catch (error) {
       throw toPluginError(error, 'discovery', provider.issuerUrl);
     }
+    // Keys outlive a rediscovery: they are refetched on their own TTL or on an unknown key.
+    state = { fetchedAt: Date.now(), metadata, jwks: previous?.jwks, jwksFetchedAt: previous?.jwksFetchedAt };
+    saveCachedMetadata(cachePath, state, log);
   }
-  config[client.customFetch] = fetchWithHeaders;
-  config.timeout = REQUEST_TIMEOUT_SEC;
-  const state: CachedMetadata = cached;
+  // Built from the metadata rather than taken from discovery(): the client authentication method
+  // depends on what the provider advertises (see clientAuthentication).
+  const config = new client.Configuration(state.metadata, provider.clientId, clientMetadata, clientAuthentication(provider, state.metadata));
+  if (insecure) client.allowInsecureRequests(config);
 
   const fetchJwks = async (): Promise<JSONWebKeySet> => {
     const uri = state.metadata.jwks_uri;
@@ -179,14 +179,13 @@ function redactUrl(url: string): string {
   return `${parsed.origin}${parsed.pathname}`;
 }
 
-function readCachedMetadata(path: string, issuer: string, nowMs: number | undefined): CachedMetadata | undefined {
+function readCachedMetadata(path: string, issuer: string): CachedMetadata | undefined {
   try {
     const raw = JSON.parse(readFileSync(path, 'utf8')) as unknown;
     if (!isRecord(raw) || raw['format'] !== METADATA_FORMAT || raw['issuer'] !== issuer) return undefined;
     const metadata = raw['metadata'];
     const fetchedAt = raw['fetched_at'];
     if (!isRecord(metadata) || metadata['issuer'] !== issuer || typeof fetchedAt !== 'number') return undefined;
-    if (nowMs !== undefined && fetchedAt + METADATA_TTL_MS < nowMs) return undefined;
     const jwks = raw['jwks'];
     const jwksFetchedAt = raw['jwks_fetched_at'];
     return {
