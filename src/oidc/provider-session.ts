@@ -86,6 +86,8 @@ export async function openProviderSession(provider: ProviderConfig, options: Ses
   // depends on what the provider advertises (see clientAuthentication).
   const config = new client.Configuration(state.metadata, provider.clientId, clientMetadata, clientAuthentication(provider, state.metadata));
   if (insecure) client.allowInsecureRequests(config);
+  config[client.customFetch] = fetchWithHeaders;
+  config.timeout = REQUEST_TIMEOUT_SEC;
 
   const fetchJwks = async (): Promise<JSONWebKeySet> => {
     const uri = state.metadata.jwks_uri;
