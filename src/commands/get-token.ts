@@ -10,7 +10,7 @@ import { cacheKey } from '../core/cache-key.js';
 import type { GetTokenConfig } from '../core/config.js';
 import { PluginError } from '../core/errors.js';
 import { buildExecCredential, type ExecCredential, type ExecInfo } from '../core/exec-credential.js';
-import { decide, usableToken } from '../core/token-policy.js';
+import { decide, freshToken } from '../core/token-policy.js';
 import type { Logger } from '../system/log.js';
 
 export interface TokenCache {
@@ -92,10 +92,10 @@ export async function getToken(config: GetTokenConfig, execInfo: ExecInfo, deps:
   });
 
   function credentialFor(tokens: TokenSet): ExecCredential {
-    const usable = usableToken(tokens, { nowMs: deps.now(), expiryMarginSec: config.cache.expiryMarginSec, useAccessToken: provider.useAccessToken });
+    const usable = freshToken(tokens, { nowMs: deps.now(), expiryMarginSec: config.cache.expiryMarginSec, useAccessToken: provider.useAccessToken });
     if (usable === undefined) {
       throw new PluginError('ERR_TOKEN_INVALID', 'the provider issued a token that is already expired, or has no exp claim', {
-        hint: 'check that the system clock is right, and lower --expiry-margin-sec for very short-lived tokens',
+        hint: 'check that the system clock is right',
       });
     }
     return buildExecCredential(execInfo, usable.token, usable.expiresAt);

@@ -51,6 +51,24 @@ export function usableToken(
   return expiresAt.getTime() > options.nowMs ? { token, expiresAt } : undefined;
 }
 
+/**
+ * A token the provider has just issued is handed to kubectl unless it has really expired: the margin is for
+ * deciding when to stop reusing a cached token, and applying it here would fail logins whenever the token's
+ * lifetime is shorter than the margin or the provider's clock (iat/exp are whole seconds) runs slightly behind.
+ * The reported expiry is the margin-adjusted instant when that is still ahead, else `exp` itself.
+ */
+export function freshToken(
+  tokens: TokenSet,
+  options: Pick<PolicyOptions, 'nowMs' | 'expiryMarginSec' | 'useAccessToken'>,
+): { token: string; expiresAt: Date } | undefined {
+  const token = credentialToken(tokens, options.useAccessToken);
+  if (token === undefined) return undefined;
+  const times = readTokenTimes(token);
+  if (times === undefined || times.expiresAtMs <= options.nowMs) return undefined;
+  const withMargin = usableUntil(times, options.expiryMarginSec);
+  return { token, expiresAt: withMargin.getTime() > options.nowMs ? withMargin : new Date(times.expiresAtMs) };
+}
+
 export function decide(entry: CacheEntry | undefined, options: PolicyOptions): CacheDecision {
   if (entry === undefined) return { action: 'login', reason: 'no cached token' };
   if (!options.forceRefresh) {

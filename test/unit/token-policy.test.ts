@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CacheEntry } from '../../src/core/cache-entry.js';
-import { decide, effectiveMarginMs, usableToken } from '../../src/core/token-policy.js';
+import { decide, effectiveMarginMs, freshToken, usableToken } from '../../src/core/token-policy.js';
 import { unsignedJwt } from '../support/jwt.js';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
@@ -70,5 +70,30 @@ describe('the margin', () => {
     const tokens = { idToken, accessToken: undefined, refreshToken: undefined };
     expect(usableToken(tokens, { nowMs: NOW + 99_999, expiryMarginSec: 0, useAccessToken: false })?.expiresAt).toEqual(new Date((sec(NOW) + 100) * 1000));
     expect(usableToken(tokens, { nowMs: NOW + 100_000, expiryMarginSec: 0, useAccessToken: false })).toBeUndefined();
+  });
+});
+
+describe('freshToken', () => {
+  const options = { expiryMarginSec: 60, useAccessToken: false };
+
+  it('hands over a just-issued token that is already inside the margin, reporting its real exp', () => {
+    // iat is whole seconds: a 2 s token minted at .99 of a second is past its half-lifetime margin 10 ms later.
+    const idToken = unsignedJwt({ iat: sec(NOW), exp: sec(NOW) + 2 });
+    const tokens = { idToken, accessToken: undefined, refreshToken: undefined };
+    expect(usableToken(tokens, { ...options, nowMs: NOW + 1_500 })).toBeUndefined();
+    expect(freshToken(tokens, { ...options, nowMs: NOW + 1_500 })).toEqual({ token: idToken, expiresAt: new Date((sec(NOW) + 2) * 1000) });
+  });
+
+  it('reports the margin-adjusted expiry when it is still ahead', () => {
+    const idToken = unsignedJwt({ iat: sec(NOW), exp: sec(NOW) + 3600 });
+    const tokens = { idToken, accessToken: undefined, refreshToken: undefined };
+    expect(freshToken(tokens, { ...options, nowMs: NOW })?.expiresAt).toEqual(new Date((sec(NOW) + 3600 - 60) * 1000));
+  });
+
+  it('refuses a token that has expired or has no exp', () => {
+    const expired = unsignedJwt({ iat: sec(NOW) - 10, exp: sec(NOW) });
+    expect(freshToken({ idToken: expired, accessToken: undefined, refreshToken: undefined }, { ...options, nowMs: NOW })).toBeUndefined();
+    const noExp = unsignedJwt({ iat: sec(NOW) });
+    expect(freshToken({ idToken: noExp, accessToken: undefined, refreshToken: undefined }, { ...options, nowMs: NOW })).toBeUndefined();
   });
 });
