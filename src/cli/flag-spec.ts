@@ -3,7 +3,8 @@
  * every kubeconfig written for int128/kubelogin parses unchanged. The table feeds both parsers: commander
  * (help, full validation) and node:util parseArgs on the cache-hit path, which must not load commander.
  */
-import { CACHE_STORAGES, PKCE_METHODS } from '../core/config.js';
+import { CACHE_STORAGES, PKCE_METHODS, SETUP_OUTPUTS } from '../core/config.js';
+import { IDP_NAMES } from '../core/idp-presets.js';
 
 export type FlagKind =
   /** a single value; the last one wins */
@@ -15,7 +16,9 @@ export type FlagKind =
   /** repeatable, never split (pflag StringArray) */
   | 'array'
   /** repeatable key=value pairs (pflag StringToString) */
-  | 'map';
+  | 'map'
+  /** a switch that may carry a value: --flag or --flag=value (setup only) */
+  | 'optional';
 
 export interface FlagSpec {
   name: string;
@@ -110,6 +113,69 @@ export const LOG_FLAGS: readonly FlagSpec[] = [
 ];
 
 export const GET_TOKEN_FLAGS: readonly FlagSpec[] = [...LOGIN_FLAGS, ...CACHE_FLAGS, ...LOG_FLAGS];
+
+/** setup's own flags: the cluster-side choices and what to print or write. Never part of the kubeconfig entry. */
+export const SETUP_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'idp',
+    kind: 'string',
+    choices: IDP_NAMES,
+    defaultText: 'generic',
+    description: "Identity provider preset: fills the scopes, claims and prefixes that provider needs (explicit flags win)",
+  },
+  { name: 'username-claim', kind: 'string', defaultText: 'email (entra: preferred_username)', description: 'Claim the API server takes the username from (--oidc-username-claim)' },
+  {
+    name: 'username-prefix',
+    kind: 'string',
+    description: 'Prefix of usernames (--oidc-username-prefix); unset: "<issuer>#" unless the claim is email; "-": none',
+  },
+  { name: 'groups-claim', kind: 'string', defaultText: 'groups (google: none)', description: 'Claim the API server takes the groups from (--oidc-groups-claim); empty: no groups' },
+  { name: 'groups-prefix', kind: 'string', description: 'Prefix of group names (--oidc-groups-prefix)' },
+  { name: 'required-claim', kind: 'array', description: 'Claim the token must carry, key=value, repeatable (--oidc-required-claim)' },
+  { name: 'kubernetes-version', kind: 'string', description: 'Kubernetes version of the cluster, e.g. 1.34: picks the AuthenticationConfiguration apiVersion (v1 from 1.34, else v1beta1)' },
+  { name: 'check-pkce', kind: 'boolean', description: 'Also check that the provider enforces PKCE: a second authorization, redeemed with a wrong code_verifier' },
+  { name: 'output', short: 'o', kind: 'string', choices: SETUP_OUTPUTS, defaultText: 'text', description: 'text: a report on stderr; json: one JSON object on stdout' },
+  { name: 'show-secrets', kind: 'boolean', description: 'Show the client secret in the printed output (a written kubeconfig always has it)' },
+  {
+    name: 'write-kubeconfig',
+    kind: 'optional',
+    description: 'Merge the user entry into this kubeconfig (default: $KUBECONFIG or ~/.kube/config), keeping a backup',
+  },
+  { name: 'context', kind: 'string', description: 'With --write-kubeconfig: point this context at the user (created with the current cluster if missing)' },
+  { name: 'user', kind: 'string', defaultText: 'oidc', description: 'Name of the kubeconfig user entry' },
+  { name: 'rbac-role', kind: 'string', defaultText: 'view', description: 'ClusterRole the generated RBAC bindings grant' },
+  { name: 'rbac-namespace', kind: 'string', description: 'Generate RoleBindings in this namespace instead of ClusterRoleBindings' },
+];
+
+/**
+ * Joins flag groups. The lists below are built by calls annotated as pure so that the cache-hit bundle, which
+ * needs only get-token's flags, drops them (esbuild keeps a spread or a plain call, which might have effects).
+ */
+const joinFlags = (...groups: ReadonlyArray<readonly FlagSpec[]>): readonly FlagSpec[] => groups.flat();
+
+/** --token-cache-dir as get-token has it (same default and $KUBECACHEDIR rule), for status and clean. */
+const TOKEN_CACHE_DIR_FLAG: readonly FlagSpec[] = /* @__PURE__ */ CACHE_FLAGS.filter((flag) => flag.name === 'token-cache-dir');
+
+/** status and clean select entries by the provider recorded in them; the names are get-token's. */
+const CACHE_FILTER_FLAGS: readonly FlagSpec[] = [
+  { name: 'oidc-issuer-url', kind: 'string', description: 'Only the entries of this issuer URL (exact match, as given to get-token)' },
+  { name: 'oidc-client-id', kind: 'string', description: 'Only the entries of this client ID (exact match)' },
+];
+
+export const STATUS_OUTPUTS = ['text', 'json'] as const;
+
+export const STATUS_FLAGS: readonly FlagSpec[] = /* @__PURE__ */ joinFlags(
+  TOKEN_CACHE_DIR_FLAG,
+  CACHE_FILTER_FLAGS,
+  [{ name: 'output', short: 'o', kind: 'string', choices: STATUS_OUTPUTS, defaultText: 'text', description: 'text, or json: one JSON object (both on stdout, never a token value)' }],
+  LOG_FLAGS,
+);
+
+export const CLEAN_FLAGS: readonly FlagSpec[] = /* @__PURE__ */ joinFlags(TOKEN_CACHE_DIR_FLAG, CACHE_FILTER_FLAGS, [
+  { name: 'revoke', kind: 'boolean', description: 'Revoke each refresh token at its provider (RFC 7009) before deleting the entry; an entry whose revocation fails is kept' },
+  { name: 'oidc-client-secret', kind: 'string', description: '[revoke] Client secret of a confidential client (for the entries of --oidc-client-id when given, else for all)' },
+  { name: 'oidc-request-header', kind: 'map', description: '[revoke] Extra HTTP header key=value on every request to the provider, repeatable' },
+], LOG_FLAGS);
 
 /** Raw values as either parser hands them over: strings, booleans, or string lists for repeatable flags. */
 export type RawFlags = Record<string, string | boolean | string[] | undefined>;

@@ -5,8 +5,12 @@
  */
 import { PluginError } from '../core/errors.js';
 import { DEFAULT_EXPIRY_MARGIN_SEC } from '../core/token-policy.js';
-import { CACHE_STORAGES, PKCE_METHODS, isLoopbackHost, type CacheConfig, type GetTokenConfig, type ListenAddress, type LoginConfig, type LoginSettings, type ProviderConfig } from '../core/config.js';
-import { GRANT_TYPES, type RawFlags } from './flag-spec.js';
+import { CACHE_STORAGES, PKCE_METHODS, SETUP_OUTPUTS, isLoopbackHost, type CacheConfig, type GetTokenConfig, type ListenAddress, type LoginConfig, type LoginSettings, type ProviderConfig, type SetupConfig } from '../core/config.js';
+import { IDP_NAMES, IDP_PRESETS } from '../core/idp-presets.js';
+import { GRANT_TYPES, STATUS_OUTPUTS, type RawFlags } from './flag-spec.js';
+import type { CacheFilter } from '../core/cache-entry.js';
+import type { CleanConfig } from '../commands/clean.js';
+import type { StatusConfig } from '../commands/status.js';
 
 export interface FlagEnvironment {
   HOME?: string | undefined;
@@ -22,11 +26,109 @@ export function parseGetTokenFlags(raw: RawFlags, env: FlagEnvironment): GetToke
   return { ...settings, cache: parseCacheConfig(raw, env) };
 }
 
+/** status: the cache directory (get-token's rule), the provider filter and the output format. */
+export function parseStatusFlags(raw: RawFlags, env: FlagEnvironment): StatusConfig {
+  return {
+    dir: cacheDir(raw, env),
+    filter: parseCacheFilter(raw),
+    output: choice(raw, 'output', STATUS_OUTPUTS, 'text'),
+    verbosity: parseVerbosity(raw),
+  };
+}
+
+/** clean: as status, plus what --revoke needs to authenticate at the provider. */
+export function parseCleanFlags(raw: RawFlags, env: FlagEnvironment): CleanConfig {
+  const revoke = raw['revoke'] === true;
+  const clientSecret = str(raw, 'oidc-client-secret') || undefined;
+  const requestHeaders = keyValues(raw, 'oidc-request-header');
+  if (!revoke && (clientSecret !== undefined || Object.keys(requestHeaders).length > 0)) {
+    throw usage('--oidc-client-secret and --oidc-request-header are used only with --revoke', 'add --revoke to revoke the refresh tokens at the provider, or drop them');
+  }
+  return { dir: cacheDir(raw, env), filter: parseCacheFilter(raw), revoke, clientSecret, requestHeaders, verbosity: parseVerbosity(raw) };
+}
+
+function cacheDir(raw: RawFlags, env: FlagEnvironment): string {
+  return expandHome(str(raw, 'token-cache-dir') || undefined, env) ?? defaultCacheDir(env);
+}
+
+function parseCacheFilter(raw: RawFlags): CacheFilter {
+  return { issuerUrl: str(raw, 'oidc-issuer-url') || undefined, clientId: str(raw, 'oidc-client-id') || undefined };
+}
+
 export function parseLoginSettings(raw: RawFlags, env: FlagEnvironment): LoginSettings {
   const warnings: string[] = [];
   const provider = parseProvider(raw, warnings);
   rejectUnsupported(raw);
   return { provider, login: parseLogin(raw, env), verbosity: parseVerbosity(raw), warnings };
+}
+
+/**
+ * setup: the login flags with the --idp preset filled in where the user gave nothing, plus the cluster-side
+ * choices. `given` names the flags that were on the command line (explicit flags always win).
+ */
+export function parseSetupFlags(raw: RawFlags, given: ReadonlySet<string>, env: FlagEnvironment): SetupConfig {
+  const idp = choice(raw, 'idp', IDP_NAMES, 'generic');
+  const preset = IDP_PRESETS[idp];
+  const withPreset: RawFlags = { ...raw };
+  const presetArgs: string[] = [];
+  if (!given.has('oidc-extra-scope') && preset.scopes.length > 0) {
+    withPreset['oidc-extra-scope'] = [preset.scopes.join(' ')];
+    presetArgs.push(`--oidc-extra-scope=${preset.scopes.join(' ')}`);
+  }
+  if (preset.forcePkce && !given.has('oidc-pkce-method') && raw['oidc-use-pkce'] !== true) {
+    withPreset['oidc-pkce-method'] = 'S256';
+    presetArgs.push('--oidc-pkce-method=S256');
+  }
+  const settings = parseLoginSettings(withPreset, env);
+  if (preset.requiresClientSecret && settings.provider.clientSecret === undefined) {
+    throw usage(
+      `--idp=${idp} needs --oidc-client-secret: ${preset.title} requires the client secret at the token endpoint even with PKCE`,
+      'pass the secret of the "Desktop app" OAuth client',
+    );
+  }
+  const requiredClaims = list(raw, 'required-claim').map((item): [string, string] => {
+    const equals = item.indexOf('=');
+    if (equals <= 0) throw usage(`--required-claim has an invalid value "${item}"`, 'use claim=value, e.g. --required-claim=hd=example.com');
+    return [item.slice(0, equals), item.slice(equals + 1)];
+  });
+  const usernameClaim = given.has('username-claim') ? (str(raw, 'username-claim') ?? '') : preset.usernameClaim;
+  if (usernameClaim === '') throw usage('--username-claim is empty', 'name the claim the API server takes the username from, e.g. email or sub');
+  const groupsClaim = given.has('groups-claim') ? str(raw, 'groups-claim') || undefined : preset.groupsClaim;
+  const writeKubeconfig = raw['write-kubeconfig'];
+  const context = str(raw, 'context') || undefined;
+  if (context !== undefined && writeKubeconfig === undefined) {
+    throw usage('--context needs --write-kubeconfig', 'add --write-kubeconfig to merge the user entry and the context into your kubeconfig');
+  }
+  const userName = str(raw, 'user') || 'oidc';
+  return {
+    ...settings,
+    idp,
+    presetArgs,
+    cluster: {
+      usernameClaim,
+      usernamePrefix: given.has('username-prefix') ? str(raw, 'username-prefix') : preset.prefix,
+      groupsClaim,
+      groupsPrefix: given.has('groups-prefix') ? str(raw, 'groups-prefix') : groupsClaim === undefined ? undefined : preset.prefix,
+      requiredClaims,
+    },
+    output: choice(raw, 'output', SETUP_OUTPUTS, 'text'),
+    showSecrets: raw['show-secrets'] === true,
+    checkPkce: raw['check-pkce'] === true,
+    kubernetesVersion: parseKubernetesVersion(str(raw, 'kubernetes-version')),
+    kubeconfig: {
+      writePath: writeKubeconfig === undefined || writeKubeconfig === false ? undefined : writeKubeconfig === true ? '' : (expandHome(String(writeKubeconfig), env) ?? ''),
+      context,
+      userName,
+    },
+    rbac: { clusterRole: str(raw, 'rbac-role') || 'view', namespace: str(raw, 'rbac-namespace') || undefined },
+  };
+}
+
+function parseKubernetesVersion(value: string | undefined): { major: number; minor: number } | undefined {
+  if (value === undefined || value === '') return undefined;
+  const match = /^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?$/.exec(value);
+  if (!match) throw usage(`--kubernetes-version has an invalid value "${value}"`, 'use major.minor, e.g. 1.34');
+  return { major: Number(match[1]), minor: Number(match[2]) };
 }
 
 function parseProvider(raw: RawFlags, warnings: string[]): ProviderConfig {

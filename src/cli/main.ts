@@ -4,21 +4,24 @@
  */
 import { writeSync } from 'node:fs';
 import { CommanderError } from 'commander';
-import { cleanTokenCache } from '../commands/clean.js';
+import { cleanCache } from '../commands/clean.js';
 import { getToken, type TokenCache } from '../commands/get-token.js';
-import type { LoginConfig, LoginSettings, ProviderConfig } from '../core/config.js';
+import type { LoginConfig, ProviderConfig } from '../core/config.js';
 import { PluginError } from '../core/errors.js';
 import { formatExecCredential, parseExecInfo } from '../core/exec-credential.js';
 import { withCacheLock } from '../system/file-lock.js';
 import { createLogger, type Logger } from '../system/log.js';
-import { readCacheEntry, writeCacheEntry } from '../system/token-store.js';
-import { defaultCacheDir, expandHome, parseGetTokenFlags, parseLoginSettings } from './flags.js';
+import { listCacheEntries, readCacheEntry, writeCacheEntry } from '../system/token-store.js';
+import { parseCleanFlags, parseGetTokenFlags, parseSetupFlags, parseStatusFlags } from './flags.js';
+import type { KubeconfigWrite } from '../commands/setup.js';
 import type { IdentityProvider } from '../oidc/identity-provider.js';
 import { buildProgram, type ParsedCommand } from './program.js';
 import { renderError } from './render-error.js';
 
 declare const __PLUGIN_VERSION__: string;
 const VERSION = typeof __PLUGIN_VERSION__ === 'string' ? __PLUGIN_VERSION__ : '0.0.0-dev';
+/** clean waits this long for an entry's lock (a get-token may be waiting for a browser login), then keeps it. */
+const CLEAN_LOCK_WAIT_MS = 30_000;
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -51,9 +54,11 @@ export async function main(): Promise<void> {
 
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   let verbosity = 0;
+  // A command that reported its own failures (clean: an entry it could not revoke) returns 1.
+  let exitCode = 0;
   const program = buildProgram(VERSION, { writeOut: io.stdout, writeErr: io.stderr }, async (parsed) => {
     verbosity = Number(parsed.raw['v'] ?? 0) || 0;
-    await runCommand(parsed, io, program.commands.find((command) => command.name() === parsed.name)?.helpInformation() ?? '');
+    exitCode = (await runCommand(parsed, io, program.commands.find((command) => command.name() === parsed.name)?.helpInformation() ?? '')) ?? 0;
   });
   try {
     if (argv.length === 0) {
@@ -63,7 +68,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       });
     }
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
+    return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0;
@@ -78,7 +83,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   }
 }
 
-async function runCommand(parsed: ParsedCommand, io: CliIo, help: string): Promise<void> {
+async function runCommand(parsed: ParsedCommand, io: CliIo, help: string): Promise<number | void> {
   switch (parsed.name) {
     case 'get-token': {
       const config = parseGetTokenFlags(parsed.raw, io.env);
@@ -101,25 +106,51 @@ async function runCommand(parsed: ParsedCommand, io: CliIo, help: string): Promi
         io.stdout(help);
         return;
       }
-      const settings: LoginSettings = parseLoginSettings(parsed.raw, io.env);
-      const log = createLogger(settings.verbosity, io.stderr);
-      for (const warning of settings.warnings) log.warn(warning);
-      const idp = await loadIdentityProvider(settings.provider, settings.login, undefined, log, io.signal);
-      log.info('Authentication in progress...');
-      const tokens = await idp.login();
-      const { buildSetupReport, formatSetupReport } = await import('../commands/setup.js');
-      const showSecrets = parsed.raw['show-secrets'] === true;
-      const report = buildSetupReport(settings, parsed.explicit, tokens.claims, showSecrets);
-      io.stderr(formatSetupReport(report, !showSecrets && parsed.explicit.some(([name]) => name === 'oidc-client-secret')));
+      const config = parseSetupFlags(parsed.raw, new Set(parsed.explicit.map(([name]) => name)), io.env);
+      const log = createLogger(config.verbosity, io.stderr);
+      for (const warning of config.warnings) log.warn(warning);
+      const { runSetup, formatSetupText, setupJson } = await import('../commands/setup.js');
+      const { probeDiscovery } = await import('../oidc/discovery-probe.js');
+      const result = await runSetup(config, parsed.explicit, {
+        probeDiscovery,
+        openProvider: (provider) => loadIdentityProvider(provider, config.login, undefined, log, io.signal),
+        log,
+      });
+      let written: KubeconfigWrite | undefined;
+      if (config.kubeconfig.writePath !== undefined) {
+        const entry = result.wiring.kubeconfigUser;
+        if (entry.problems.length > 0) throw new PluginError('ERR_USAGE', `the kubeconfig entry was not written: ${entry.problems.join('; ')}`);
+        const { defaultKubeconfigPath, mergeKubeconfig } = await import('../system/kubeconfig-file.js');
+        const path = config.kubeconfig.writePath || defaultKubeconfigPath(io.env);
+        const context = config.kubeconfig.context;
+        const merged = await mergeKubeconfig({ path, user: entry.entry, ...(context !== undefined ? { context: { name: context } } : {}) });
+        written = { path: merged.path, backupPath: merged.backupPath, userAction: merged.userAction, contextAction: merged.contextAction, context };
+      }
+      if (config.output === 'json') io.stdout(`${JSON.stringify(setupJson(result, written), null, 2)}\n`);
+      else io.stderr(formatSetupText(result, { showSecrets: config.showSecrets, written }));
+      return;
+    }
+    case 'status': {
+      const config = parseStatusFlags(parsed.raw, io.env);
+      const { buildStatusReport, formatStatusJson, formatStatusText } = await import('../commands/status.js');
+      const nowMs = Date.now();
+      const report = buildStatusReport(listCacheEntries(config.dir), { cacheDir: config.dir, filter: config.filter, nowMs });
+      io.stdout(config.output === 'json' ? formatStatusJson(report) : formatStatusText(report, nowMs));
       return;
     }
     case 'clean': {
-      const dir = expandHome(typeof parsed.raw['token-cache-dir'] === 'string' ? parsed.raw['token-cache-dir'] : undefined, io.env) ?? defaultCacheDir(io.env);
-      const result = cleanTokenCache(dir);
-      if (result.removed === 0 && result.kept.length === 0 && !result.directoryRemoved) io.stderr(`The token cache ${dir} is already empty\n`);
-      else io.stderr(`Deleted the token cache from ${dir} (${result.removed} file${result.removed === 1 ? '' : 's'})\n`);
-      if (result.kept.length > 0) io.stderr(`Kept ${result.kept.length} file(s) that kubectl-oidc_login did not write: ${result.kept.join(', ')}\n`);
-      return;
+      const config = parseCleanFlags(parsed.raw, io.env);
+      const log = createLogger(config.verbosity, io.stderr);
+      const outcome = await cleanCache(config, {
+        log,
+        withLock: (key, work) => withCacheLock(config.dir, key, { log, maxWaitMs: CLEAN_LOCK_WAIT_MS, purpose: 'cleaning the token cache' }, work),
+        revoker: async () => {
+          const { revokeRefreshToken } = await import('../oidc/revoke.js');
+          return { revoke: (request, refreshToken) => revokeRefreshToken(request, refreshToken, { metadataCacheDir: config.dir, log }) };
+        },
+        reportError: (error) => io.stderr(renderError(error, config.verbosity)),
+      });
+      return outcome.failed > 0 ? 1 : 0;
     }
     case 'version':
       io.stderr(`kubectl-oidc_login version ${VERSION} (node ${process.version} ${process.platform}_${process.arch})\n`);

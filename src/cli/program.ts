@@ -3,10 +3,10 @@
  * its command module lazily.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { CACHE_FLAGS, GET_TOKEN_FLAGS, LOG_FLAGS, LOGIN_FLAGS, type FlagSpec, type RawFlags } from './flag-spec.js';
+import { CLEAN_FLAGS, GET_TOKEN_FLAGS, LOG_FLAGS, LOGIN_FLAGS, SETUP_FLAGS, STATUS_FLAGS, type FlagSpec, type RawFlags } from './flag-spec.js';
 
 export interface ParsedCommand {
-  name: 'get-token' | 'setup' | 'clean' | 'version';
+  name: 'get-token' | 'setup' | 'status' | 'clean' | 'version';
   raw: RawFlags;
   /** The flags given on the command line, in definition order, for setup's echo. */
   explicit: Array<[string, string[] | true]>;
@@ -30,6 +30,8 @@ function addFlags(command: Command, flags: readonly FlagSpec[], names: Map<strin
       option = new Option(`${short}${long} [bool]`, flag.description).argParser(parseBoolean);
     } else if (flag.kind === 'string') {
       option = new Option(`${short}${long} <value>`, flag.description);
+    } else if (flag.kind === 'optional') {
+      option = new Option(`${short}${long} [value]`, flag.description);
     } else {
       const repeatable = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
       option = new Option(`${short}${long} <value>`, flag.description).argParser(repeatable);
@@ -59,7 +61,7 @@ function collect(command: Command, flags: readonly FlagSpec[], names: Map<string
 }
 
 /** A subcommand whose flags come from the table; its action hands the parsed values to onCommand. */
-function addCommand(program: Command, name: 'get-token' | 'setup' | 'clean', description: string, flags: readonly FlagSpec[], onCommand: (parsed: ParsedCommand) => Promise<void>): Command {
+function addCommand(program: Command, name: 'get-token' | 'setup' | 'status' | 'clean', description: string, flags: readonly FlagSpec[], onCommand: (parsed: ParsedCommand) => Promise<void>): Command {
   const command = program.command(name).description(description).allowExcessArguments(false);
   const names = new Map<string, string>();
   addFlags(command, flags, names);
@@ -90,9 +92,41 @@ export function buildProgram(version: string, io: ProgramIo, onCommand: (parsed:
     '\nOutput: one line of ExecCredential JSON on stdout; messages and the login URL go to stderr.\n' +
       'The token cache is locked per provider setting; concurrent invocations share one login.\nExit code: 0 on success, 1 on any error.',
   );
-  const showSecrets: FlagSpec = { name: 'show-secrets', kind: 'boolean', description: 'Show secrets (the client secret) in the printed command' };
-  addCommand(program, 'setup', 'Log in once (without the cache), show the token claims, and print the kubeconfig user entry', [...LOGIN_FLAGS, showSecrets, ...LOG_FLAGS], onCommand);
-  addCommand(program, 'clean', 'Delete the token cache', [...CACHE_FLAGS.filter((flag) => flag.name === 'token-cache-dir'), ...LOG_FLAGS], onCommand);
+  const setup = addCommand(
+    program,
+    'setup',
+    'Log in once (without the cache), check the token the way kube-apiserver will, and print the kubeconfig entry, API-server settings and RBAC bindings',
+    [...LOGIN_FLAGS, ...SETUP_FLAGS, ...LOG_FLAGS],
+    onCommand,
+  );
+  setup.addHelpText(
+    'after',
+    '\nPrints the token claims, the username and groups the API server will see, findings with fixes, and ready wiring:\n' +
+      'the kubeconfig user (YAML and kubectl config set-credentials), kube-apiserver flags and AuthenticationConfiguration,\n' +
+      'EKS, GKE and AKS settings, and RBAC bindings. The report goes to stderr; --output=json prints one object on stdout.\n' +
+      'Without --oidc-issuer-url and --oidc-client-id it prints this help, as kubelogin does.',
+  );
+  const status = addCommand(program, 'status', 'List the cached tokens: provider, user, expiry, refresh token (no request to any provider)', STATUS_FLAGS, onCommand);
+  status.addHelpText(
+    'after',
+    '\nReads the token cache only: nothing is sent to a provider and nothing is written. For each entry it shows the\n' +
+      'issuer, client ID, extra scopes, subject and email (read from the cached token, not verified), when the token\n' +
+      'kubectl gets expires (relative, and RFC 3339 UTC), whether a refresh token is held, and the cache file.\n' +
+      'Files that get-token would not use are listed as unreadable, with the reason. Token values are never printed.\n' +
+      'Output on stdout; --output=json prints one object {cacheDir, entries, unreadable}. Exit code 0 unless the\n' +
+      'directory cannot be read.',
+  );
+  const clean = addCommand(program, 'clean', 'Delete the token cache, or only the entries of one provider; optionally revoke the refresh tokens first', CLEAN_FLAGS, onCommand);
+  clean.addHelpText(
+    'after',
+    '\nWithout filters it deletes the files kubectl-oidc_login wrote in the cache directory (entries, provider metadata,\n' +
+      'locks), as kubelogin does, but leaves any other file alone. With --oidc-issuer-url and/or --oidc-client-id it\n' +
+      'deletes only the matching entries (and their lock files) and keeps the rest.\n' +
+      'With --revoke, each refresh token is revoked at its provider first (RFC 7009), which ends the session there;\n' +
+      'a provider without a revocation endpoint is named and its entries are deleted anyway. When a revocation fails,\n' +
+      'that entry is kept (run the command again later) and the exit code is 1. Each entry is handled under its lock,\n' +
+      'so a concurrent get-token cannot write it back half-way. Messages go to stderr; token values are never printed.',
+  );
 
   program
     .command('version')

@@ -75,3 +75,22 @@ function optionalString(raw: Record<string, unknown>, name: string): string | un
   if (typeof value !== 'string') throw new Error(`${name} is not a string`);
   return value === '' ? undefined : value;
 }
+
+/** Selects cache entries by provider (status and clean); an undefined field matches every entry. */
+export interface CacheFilter {
+  issuerUrl: string | undefined;
+  clientId: string | undefined;
+}
+
+/** Exact matches: the issuer as recorded in the entry, i.e. as given to get-token (trailing slash and all). */
+export function matchesCacheFilter(entry: Pick<CacheEntry, 'issuer' | 'clientId'>, filter: CacheFilter): boolean {
+  return (filter.issuerUrl === undefined || entry.issuer === filter.issuerUrl) && (filter.clientId === undefined || entry.clientId === filter.clientId);
+}
+
+/** The filter as the flags that made it, for messages; undefined when it matches everything. */
+export function describeCacheFilter(filter: CacheFilter): string | undefined {
+  const parts: string[] = [];
+  if (filter.issuerUrl !== undefined) parts.push(`--oidc-issuer-url=${filter.issuerUrl}`);
+  if (filter.clientId !== undefined) parts.push(`--oidc-client-id=${filter.clientId}`);
+  return parts.length === 0 ? undefined : parts.join(' ');
+}

@@ -1,4 +1,5 @@
 /** The validated configuration that cli/flags.ts builds from flags and the rest of the plugin consumes. */
+import type { IdpName } from './idp-presets.js';
 
 export const PKCE_METHODS = ['auto', 'no', 'S256'] as const;
 export const CACHE_STORAGES = ['disk', 'none'] as const;
@@ -66,3 +67,35 @@ export function isLoopbackHost(hostname: string): boolean {
   return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
+
+export const SETUP_OUTPUTS = ['text', 'json'] as const;
+export type SetupOutput = (typeof SETUP_OUTPUTS)[number];
+
+/** The cluster-side choices of setup: how the API server maps the token (see core/cluster-auth.ts). */
+export interface ClusterChoices {
+  usernameClaim: string;
+  /** As --oidc-username-prefix: undefined when not set, '-' for none. */
+  usernamePrefix: string | undefined;
+  /** undefined: map no groups. */
+  groupsClaim: string | undefined;
+  groupsPrefix: string | undefined;
+  requiredClaims: Array<[string, string]>;
+}
+
+export interface SetupConfig extends LoginSettings {
+  idp: IdpName;
+  /** Login flags the preset filled in (not given on the command line), as get-token arguments for the kubeconfig. */
+  presetArgs: string[];
+  cluster: ClusterChoices;
+  output: SetupOutput;
+  showSecrets: boolean;
+  checkPkce: boolean;
+  kubernetesVersion: { major: number; minor: number } | undefined;
+  kubeconfig: {
+    /** undefined: do not write; '' : the default kubeconfig; else that file. */
+    writePath: string | undefined;
+    context: string | undefined;
+    userName: string;
+  };
+  rbac: { clusterRole: string; namespace: string | undefined };
+}

@@ -15,8 +15,10 @@ export type ErrorCode =
   | 'ERR_TOKEN_ENDPOINT'
   | 'ERR_TOKEN_INVALID'
   | 'ERR_REFRESH'
+  | 'ERR_REVOCATION'
   | 'ERR_CACHE'
   | 'ERR_LOCK'
+  | 'ERR_KUBECONFIG'
   | 'ERR_INTERRUPTED';
 
 export interface PluginErrorOptions {

@@ -24,3 +24,21 @@ export function readTokenTimes(token: string): TokenTimes | undefined {
     issuedAtMs: typeof iat === 'number' && Number.isFinite(iat) ? iat * 1000 : undefined,
   };
 }
+
+/** Who a token is about, for `status`: read without verification, never the token itself. */
+export interface TokenIdentity {
+  subject: string | undefined;
+  email: string | undefined;
+}
+
+/** Returns undefined when the token is not a JWT. */
+export function readTokenIdentity(token: string): TokenIdentity | undefined {
+  let claims: Record<string, unknown>;
+  try {
+    claims = decodeJwt(token);
+  } catch {
+    return undefined;
+  }
+  const text = (name: string): string | undefined => (typeof claims[name] === 'string' && claims[name] !== '' ? claims[name] : undefined);
+  return { subject: text('sub'), email: text('email') };
+}

@@ -31,7 +31,33 @@ export function usePkce(method: ProviderConfig['pkceMethod'], advertised: readon
   return advertised === undefined || advertised.length === 0 || advertised.includes('S256');
 }
 
-export async function loginWithBrowser(session: ProviderSession, provider: ProviderConfig, login: LoginConfig, context: LoginContext): Promise<TokenResponse> {
+interface AuthorizationOptions {
+  /** The PKCE verifier to send the challenge of; undefined for none. */
+  verifier: string | undefined;
+}
+
+interface ReceivedAuthorization {
+  callback: ReceivedCallback;
+  /** The callback URL as the provider redirected to it, for the code exchange. */
+  callbackUrl: URL;
+  state: string;
+  nonce: string;
+}
+
+type ReceivedCallback = Awaited<ReturnType<Awaited<ReturnType<typeof startLoopbackServer>>['expectCallback']>>;
+
+/**
+ * Runs one authorization request through the browser and hands the callback to `redeem`, whose outcome the
+ * browser is told about. The loopback server lives exactly as long as this call.
+ */
+async function authorizeInBrowser<T>(
+  session: ProviderSession,
+  provider: ProviderConfig,
+  login: LoginConfig,
+  context: Pick<LoginContext, 'log' | 'signal'>,
+  options: AuthorizationOptions,
+  redeem: (received: ReceivedAuthorization) => Promise<T>,
+): Promise<T> {
   const { log } = context;
   const tls = login.localServerCert !== undefined && login.localServerKey !== undefined ? readTlsFiles(login.localServerCert, login.localServerKey) : undefined;
   const server = await startLoopbackServer({ addresses: login.listenAddresses, tls, log });
@@ -40,8 +66,6 @@ export async function loginWithBrowser(session: ProviderSession, provider: Provi
     const callbackPath = new URL(redirectUri).pathname || '/';
     const state = client.randomState();
     const nonce = client.randomNonce();
-    const pkce = usePkce(provider.pkceMethod, session.metadata.code_challenge_methods_supported);
-    const verifier = pkce ? client.randomPKCECodeVerifier() : undefined;
     const parameters: Record<string, string> = {
       redirect_uri: redirectUri,
       scope: scopeParameter(provider),
@@ -51,12 +75,12 @@ export async function loginWithBrowser(session: ProviderSession, provider: Provi
       access_type: 'offline',
       ...provider.authRequestExtraParams,
     };
-    if (verifier !== undefined) {
-      parameters['code_challenge'] = await client.calculatePKCECodeChallenge(verifier);
+    if (options.verifier !== undefined) {
+      parameters['code_challenge'] = await client.calculatePKCECodeChallenge(options.verifier);
       parameters['code_challenge_method'] = 'S256';
     }
     const authorizationUrl = client.buildAuthorizationUrl(session.config, parameters).href;
-    log.debug(`authorization request: redirect_uri=${redirectUri} scope="${parameters['scope']}" pkce=${pkce ? 'S256' : 'off'}`);
+    log.debug(`authorization request: redirect_uri=${redirectUri} scope="${parameters['scope']}" pkce=${options.verifier !== undefined ? 'S256' : 'off'}`);
 
     const timeout = AbortSignal.timeout(login.timeoutSec * 1000);
     const signal = AbortSignal.any([context.signal, timeout]);
@@ -64,7 +88,7 @@ export async function loginWithBrowser(session: ProviderSession, provider: Provi
     log.info(`Please visit the following URL in your browser: ${authorizationUrl}`);
     if (!login.skipOpenBrowser) await openInBrowser(authorizationUrl, { command: login.browserCommand, log });
 
-    let callback;
+    let callback: ReceivedCallback;
     try {
       callback = await received;
     } catch (error) {
@@ -80,18 +104,9 @@ export async function loginWithBrowser(session: ProviderSession, provider: Provi
     const callbackUrl = new URL(redirectUri);
     callbackUrl.search = callback.params.toString();
     try {
-      const response = await client
-        .authorizationCodeGrant(
-          session.config,
-          callbackUrl,
-          { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: !provider.useAccessToken },
-        )
-        .catch((error: unknown) => {
-          throw toPluginError(error, callback.params.has('error') ? 'authorization' : 'token', provider.issuerUrl);
-        });
-      await context.accept(response, nonce);
+      const result = await redeem({ callback, callbackUrl, state, nonce });
       await callback.finish({ ok: true, openUrl: login.openUrlAfterAuthentication });
-      return response;
+      return result;
     } catch (error) {
       await callback.finish({ ok: false, message: error instanceof Error ? error.message : String(error) });
       throw error;
@@ -99,6 +114,42 @@ export async function loginWithBrowser(session: ProviderSession, provider: Provi
   } finally {
     await server.close();
   }
+}
+
+export async function loginWithBrowser(session: ProviderSession, provider: ProviderConfig, login: LoginConfig, context: LoginContext): Promise<TokenResponse> {
+  const pkce = usePkce(provider.pkceMethod, session.metadata.code_challenge_methods_supported);
+  const verifier = pkce ? client.randomPKCECodeVerifier() : undefined;
+  return authorizeInBrowser(session, provider, login, context, { verifier }, async ({ callback, callbackUrl, state, nonce }) => {
+    const response = await client
+      .authorizationCodeGrant(session.config, callbackUrl, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: !provider.useAccessToken })
+      .catch((error: unknown) => {
+        throw toPluginError(error, callback.params.has('error') ? 'authorization' : 'token', provider.issuerUrl);
+      });
+    await context.accept(response, nonce);
+    return response;
+  });
+}
+
+export type PkceCheckResult = { result: 'enforced' } | { result: 'not-enforced' } | { result: 'inconclusive'; reason: string };
+
+/**
+ * The manual PKCE check of oidc-setup-guide.md, automated: authorize with an S256 challenge, then redeem the
+ * code with a different code_verifier. A provider that enforces PKCE answers invalid_grant; one that issues
+ * tokens does not check the verifier. Any tokens it issues are dropped unused.
+ */
+export async function checkPkceEnforcement(session: ProviderSession, provider: ProviderConfig, login: LoginConfig, context: Pick<LoginContext, 'log' | 'signal'>): Promise<PkceCheckResult> {
+  const verifier = client.randomPKCECodeVerifier();
+  return authorizeInBrowser(session, provider, login, context, { verifier }, async ({ callbackUrl, state, nonce }) => {
+    const wrongVerifier = client.randomPKCECodeVerifier();
+    try {
+      await client.authorizationCodeGrant(session.config, callbackUrl, { pkceCodeVerifier: wrongVerifier, expectedState: state, expectedNonce: nonce, idTokenExpected: false });
+      return { result: 'not-enforced' };
+    } catch (error) {
+      if (error instanceof client.ResponseBodyError && error.error === 'invalid_grant') return { result: 'enforced' };
+      const reason = error instanceof client.ResponseBodyError ? `the provider answered ${error.error}${error.error_description ? `: ${error.error_description}` : ''}` : toPluginError(error, 'token', provider.issuerUrl).message;
+      return { result: 'inconclusive', reason };
+    }
+  });
 }
 
 function readTlsFiles(certPath: string, keyPath: string): { cert: string; key: string } {

@@ -7,18 +7,24 @@ import type { TokenSet } from '../core/cache-entry.js';
 import type { LoginConfig, ProviderConfig } from '../core/config.js';
 import { PluginError } from '../core/errors.js';
 import type { Logger } from '../system/log.js';
-import { loginWithBrowser } from './authcode-login.js';
-import { openProviderSession, type ProviderSession } from './provider-session.js';
+import { checkPkceEnforcement, loginWithBrowser, type PkceCheckResult } from './authcode-login.js';
+import { openProviderSession, type ProviderSession, type VerifiedJwt } from './provider-session.js';
 import { toPluginError } from './provider-errors.js';
 
 export interface VerifiedTokens extends TokenSet {
   /** The verified claims of the ID token (or of the access token in access-token mode). */
   claims: Record<string, unknown>;
+  /** The JWS algorithm of that token. */
+  signingAlg: string | undefined;
 }
 
 export interface IdentityProvider {
   refresh(refreshToken: string): Promise<VerifiedTokens>;
   login(): Promise<VerifiedTokens>;
+  /** setup --check-pkce: a second authorization, redeemed with a wrong code_verifier. */
+  checkPkce(): Promise<PkceCheckResult>;
+  /** The provider's discovery document (after a login or refresh). */
+  metadata(): Promise<Record<string, unknown>>;
 }
 
 export interface IdentityProviderOptions {
@@ -32,9 +38,22 @@ export interface IdentityProviderOptions {
 
 export function createIdentityProvider(options: IdentityProviderOptions): IdentityProvider {
   const { provider, log } = options;
+  let lastSession: ProviderSession | undefined;
+  const open = async (fresh: boolean): Promise<ProviderSession> => {
+    lastSession = await openProviderSession(provider, { cacheDir: options.metadataCacheDir, fresh, log });
+    return lastSession;
+  };
   return {
+    async checkPkce() {
+      const session = lastSession ?? (await open(true));
+      return checkPkceEnforcement(session, provider, options.login, { log, signal: options.signal });
+    },
+    async metadata() {
+      const session = lastSession ?? (await open(false));
+      return { ...session.metadata };
+    },
     async refresh(refreshToken) {
-      const session = await openProviderSession(provider, { cacheDir: options.metadataCacheDir, fresh: false, log });
+      const session = await open(false);
       log.debug(`refreshing the token at ${session.metadata.token_endpoint}`);
       const response = await client.refreshTokenGrant(session.config, refreshToken).catch((error: unknown) => {
         throw toPluginError(error, 'refresh', provider.issuerUrl);
@@ -42,7 +61,7 @@ export function createIdentityProvider(options: IdentityProviderOptions): Identi
       return verifyTokens(session, provider, response, refreshToken);
     },
     async login() {
-      const session = await openProviderSession(provider, { cacheDir: options.metadataCacheDir, fresh: true, log });
+      const session = await open(true);
       let verified: VerifiedTokens | undefined;
       await loginWithBrowser(session, provider, options.login, {
         log,
@@ -71,8 +90,8 @@ async function verifyTokens(session: ProviderSession, provider: ProviderConfig, 
       hint: 'request the "openid" scope from a provider that issues ID tokens, or use --oidc-use-access-token',
     });
   }
-  let claims: Record<string, unknown> = {};
-  if (idToken) claims = await session.verifyJwt(idToken, provider.clientId);
+  let verified: VerifiedJwt | undefined;
+  if (idToken) verified = await session.verifyJwt(idToken, provider.clientId);
   if (provider.useAccessToken) {
     if (!accessToken || accessToken.split('.').length !== 3) {
       throw new PluginError('ERR_TOKEN_INVALID', 'the access token is not a JWT, so the API server cannot verify it', {
@@ -80,13 +99,14 @@ async function verifyTokens(session: ProviderSession, provider: ProviderConfig, 
       });
     }
     // Like kubelogin: no audience check, the access token's audience is the API, not this client.
-    claims = await session.verifyJwt(accessToken, undefined);
+    verified = await session.verifyJwt(accessToken, undefined);
   }
   return {
+    claims: verified?.claims ?? {},
+    signingAlg: verified?.alg,
     idToken,
     accessToken,
     // A provider that does not rotate refresh tokens may omit it; the old one stays valid.
     refreshToken: response.refresh_token ?? previousRefreshToken,
-    claims,
   };
 }

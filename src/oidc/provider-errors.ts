@@ -5,7 +5,7 @@
 import * as client from 'openid-client';
 import { PluginError, isPluginError, type ErrorCode } from '../core/errors.js';
 
-export type ProviderStep = 'discovery' | 'jwks' | 'authorization' | 'token' | 'refresh' | 'verification';
+export type ProviderStep = 'discovery' | 'jwks' | 'authorization' | 'token' | 'refresh' | 'verification' | 'revocation';
 
 const STEP_TEXT: Record<ProviderStep, string> = {
   discovery: 'could not discover the OpenID provider',
@@ -14,6 +14,7 @@ const STEP_TEXT: Record<ProviderStep, string> = {
   token: 'the token request failed',
   refresh: 'could not refresh the token',
   verification: 'the provider returned an invalid token',
+  revocation: 'the revocation request failed',
 };
 
 const STEP_CODE: Record<ProviderStep, ErrorCode> = {
@@ -23,7 +24,13 @@ const STEP_CODE: Record<ProviderStep, ErrorCode> = {
   token: 'ERR_TOKEN_ENDPOINT',
   refresh: 'ERR_REFRESH',
   verification: 'ERR_TOKEN_INVALID',
+  revocation: 'ERR_REVOCATION',
 };
+
+/** What to do about invalid_client: clean takes only the secret (the client ID comes from the cache entry). */
+function invalidClientHint(step: ProviderStep): string {
+  return step === 'revocation' ? 'a confidential client must authenticate: pass its secret with --oidc-client-secret' : 'check --oidc-client-id and --oidc-client-secret';
+}
 
 export function toPluginError(error: unknown, step: ProviderStep, issuer: string): PluginError {
   if (isPluginError(error)) return error;
@@ -37,7 +44,7 @@ export function toPluginError(error: unknown, step: ProviderStep, issuer: string
   if (error instanceof client.ResponseBodyError) {
     const code: ErrorCode = step === 'refresh' ? 'ERR_REFRESH' : STEP_CODE[step];
     return new PluginError(code, `${prefix}: ${oauthError(error.error, error.error_description)} (HTTP ${error.status})`, {
-      hint: error.error === 'invalid_client' ? 'check --oidc-client-id and --oidc-client-secret' : undefined,
+      hint: error.error === 'invalid_client' ? invalidClientHint(step) : undefined,
       cause: error,
     });
   }
@@ -46,7 +53,7 @@ export function toPluginError(error: unknown, step: ProviderStep, issuer: string
     const parameters = error.cause[0]?.parameters;
     const code: ErrorCode = step === 'refresh' ? 'ERR_REFRESH' : STEP_CODE[step];
     return new PluginError(code, `${prefix}: ${oauthError(parameters?.error ?? 'unauthorized', parameters?.error_description)} (HTTP ${error.status})`, {
-      hint: parameters?.error === 'invalid_client' ? 'check --oidc-client-id and --oidc-client-secret' : undefined,
+      hint: parameters?.error === 'invalid_client' ? invalidClientHint(step) : undefined,
       cause: error,
     });
   }
@@ -69,6 +76,7 @@ export function toPluginError(error: unknown, step: ProviderStep, issuer: string
     // oauth4webapi error below it names the claim.
     const detail = error.cause instanceof Error && error.cause.message ? error.cause.message : error.message;
     if (step === 'discovery' || step === 'jwks') return new PluginError('ERR_DISCOVERY', `${prefix}: ${detail}`, { cause: error });
+    if (step === 'revocation') return new PluginError('ERR_REVOCATION', `${prefix}: ${detail}`, { cause: error });
     return new PluginError('ERR_TOKEN_INVALID', `${STEP_TEXT.verification}: ${detail}`, {
       hint: 'check --oidc-issuer-url and --oidc-client-id against the provider; the token was not used',
       cause: error,

@@ -25,7 +25,7 @@ export interface ProviderSession {
   readonly config: client.Configuration;
   readonly metadata: client.ServerMetadata;
   /** Verifies a JWT from this provider: signature against its JWKS, iss, exp, and aud when given. */
-  verifyJwt(token: string, audience: string | undefined): Promise<JWTPayload>;
+  verifyJwt(token: string, audience: string | undefined): Promise<VerifiedJwt>;
   /**
    * The redirect_uri of the authorization request, to be sent unchanged in the code exchange.
    * openid-client derives it from the callback URL, which turns http://localhost:8000 into
@@ -33,6 +33,12 @@ export interface ProviderSession {
    * slash (kubelogin's default), so the token request is corrected on its way out.
    */
   useRedirectUriForCodeExchange(redirectUri: string): void;
+}
+
+export interface VerifiedJwt {
+  claims: JWTPayload;
+  /** The JWS algorithm the provider signed with (setup checks it against kube-apiserver's default). */
+  alg: string;
 }
 
 export interface SessionOptions {
@@ -114,19 +120,21 @@ export async function openProviderSession(provider: ProviderConfig, options: Ses
     return state.jwks;
   };
 
-  const verifyJwt = async (token: string, audience: string | undefined): Promise<JWTPayload> => {
+  const verifyJwt = async (token: string, audience: string | undefined): Promise<VerifiedJwt> => {
     const fresh = state.jwks === undefined || (state.jwksFetchedAt ?? 0) + METADATA_TTL_MS < Date.now();
     const keys = fresh ? await fetchJwks() : (state.jwks as JSONWebKeySet);
-    const verify = (set: JSONWebKeySet) =>
-      jwtVerify(token, createLocalJWKSet(set), { issuer: state.metadata.issuer, audience, algorithms: ASYMMETRIC_ALGS, clockTolerance: 30 });
+    const verify = async (set: JSONWebKeySet): Promise<VerifiedJwt> => {
+      const result = await jwtVerify(token, createLocalJWKSet(set), { issuer: state.metadata.issuer, audience, algorithms: ASYMMETRIC_ALGS, clockTolerance: 30 });
+      return { claims: result.payload, alg: result.protectedHeader.alg };
+    };
     try {
       try {
-        return (await verify(keys)).payload;
+        return await verify(keys);
       } catch (error) {
         // Keys from the cache may be outdated: the provider rotated its keys (a new kid, or new material
         // under an old kid). Refetch once; a token that still fails is rejected.
         const keyProblem = error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWSSignatureVerificationFailed;
-        if (!fresh && keyProblem) return (await verify(await fetchJwks())).payload;
+        if (!fresh && keyProblem) return await verify(await fetchJwks());
         throw error;
       }
     } catch (error) {

@@ -3,7 +3,7 @@
  * atomically (temp file, fsync, rename) so that a reader, or a crash, never sees half a file. A lock-free
  * reader therefore always sees either the old entry or the new one.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCacheEntry, serializeCacheEntry, type CacheEntry } from '../core/cache-entry.js';
 import { PluginError } from '../core/errors.js';
@@ -18,8 +18,22 @@ export function cacheFilePath(dir: string, key: string): string {
   return join(dir, key);
 }
 
+/** Entry files are named by their cache key: 32 hex digits (kubelogin's are 64, and are left alone). */
+export const ENTRY_FILE_NAME = /^[0-9a-f]{32}$/;
+
 /** Reads the entry for key. A missing file, an unreadable or corrupt one, or one for another key is a miss. */
 export function readCacheEntry(dir: string, key: string, expected: { issuer: string; clientId: string }): ReadResult {
+  const result = readEntryFile(dir, key);
+  if (!('entry' in result)) return result;
+  const { entry } = result;
+  if (entry.issuer !== expected.issuer || entry.clientId !== expected.clientId) {
+    return { problem: `${cacheFilePath(dir, key)} belongs to other provider settings` };
+  }
+  return { entry };
+}
+
+/** Reads and parses the file of key, and checks that the entry records that key. */
+function readEntryFile(dir: string, key: string): ReadResult {
   const path = cacheFilePath(dir, key);
   let text: string;
   try {
@@ -36,10 +50,68 @@ export function readCacheEntry(dir: string, key: string, expected: { issuer: str
   } catch (error) {
     return { problem: `${path} is not a valid cache entry: ${(error as Error).message}` };
   }
-  if (entry.key !== key || entry.issuer !== expected.issuer || entry.clientId !== expected.clientId) {
-    return { problem: `${path} belongs to other provider settings` };
-  }
+  if (entry.key !== key) return { problem: `${path} records another cache key (${entry.key}): a copied or renamed file` };
   return { entry };
+}
+
+export interface ListedEntry {
+  /** The path of the entry file. */
+  file: string;
+  entry: CacheEntry;
+}
+
+export interface UnreadableEntry {
+  file: string;
+  /** Why get-token would not use it, without the path. */
+  problem: string;
+}
+
+export interface CacheListing {
+  entries: ListedEntry[];
+  unreadable: UnreadableEntry[];
+}
+
+/**
+ * Every entry file in dir (the 32-hex-digit names), parsed, in file-name order. A missing directory is an
+ * empty cache; a file that get-token would not use (unreadable, corrupt, renamed) is listed with the reason.
+ * Reads only: nothing is locked or written, so a concurrent get-token is never held up.
+ */
+export function listCacheEntries(dir: string): CacheListing {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], unreadable: [] };
+    throw new PluginError('ERR_CACHE', `cannot read the token cache directory ${dir}: ${(error as Error).message}`, { cause: error });
+  }
+  const listing: CacheListing = { entries: [], unreadable: [] };
+  for (const name of names.filter((candidate) => ENTRY_FILE_NAME.test(candidate)).sort()) {
+    const file = cacheFilePath(dir, name);
+    const result = readEntryFile(dir, name);
+    if ('entry' in result) listing.entries.push({ file, entry: result.entry });
+    // Gone since readdir (a concurrent clean) is not worth a line.
+    else if ('problem' in result) listing.unreadable.push({ file, problem: withoutPath(result.problem, file) });
+  }
+  return listing;
+}
+
+function withoutPath(problem: string, file: string): string {
+  if (problem.startsWith(`${file} `)) return problem.slice(file.length + 1);
+  if (problem.startsWith('cannot read ')) return problem.replace(`cannot read ${file}: `, 'cannot read: ');
+  return problem;
+}
+
+/**
+ * Deletes the entry file of key. Its lock files are not touched: the caller holds the lock, and releasing it
+ * removes them. A missing file is not an error (deleted meanwhile). Throws PluginError ERR_CACHE.
+ */
+export function deleteCacheEntry(dir: string, key: string): void {
+  const path = cacheFilePath(dir, key);
+  try {
+    rmSync(path, { force: true });
+  } catch (error) {
+    throw new PluginError('ERR_CACHE', `could not delete ${path}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** Writes the entry atomically. Throws PluginError ERR_CACHE; the caller decides whether that is fatal. */

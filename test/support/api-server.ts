@@ -289,6 +289,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<TestApi
     }
     const username = `${usernamePrefix}${rawUsername}`;
 
+    // Step 6: distributed claims. The real server fetches the `_claim_sources` endpoint and fails the whole
+    // authentication when that fails; the emulator never fetches, so a distributed groups claim always fails.
+    if (options.groupsClaim && !(options.groupsClaim in claims)) {
+      const names = claims._claim_names as Record<string, unknown> | undefined;
+      if (names && typeof names === 'object' && typeof names[options.groupsClaim] === 'string') {
+        throw new AuthError(`oidc: could not expand distributed claims: the "${options.groupsClaim}" claim is distributed and cannot be fetched`);
+      }
+    }
+
     // Step 8: groups.
     let groups: string[] = [];
     if (options.groupsClaim !== undefined && options.groupsClaim !== '') {

@@ -71,6 +71,15 @@ export interface IdpOptions {
   jwks?: { keys: JWK[] };
   /** Enable the resource owner password grant (`grant_type=password`) for the default clients. Default true. */
   passwordGrant?: boolean;
+  /** Publish the issuer with a trailing slash (`https://127.0.0.1:<port>/`), as JumpCloud and Auth0 do. */
+  issuerTrailingSlash?: boolean;
+  /**
+   * When false, the provider ignores PKCE entirely, like a provider that does not enforce it: the
+   * challenge is stripped from authorization requests and the verifier from token requests. Default true.
+   */
+  pkceEnforced?: boolean;
+  /** When false, no refresh tokens are issued (a provider or app without the refresh grant). Default true. */
+  refreshTokens?: boolean;
 }
 
 export interface IdpCounts {
@@ -159,7 +168,7 @@ interface OidcProviderModule {
 }
 
 export interface TestIdp {
-  /** `http://127.0.0.1:<port>` (or https), no trailing slash. */
+  /** `http://127.0.0.1:<port>` (or https), without a trailing slash unless `issuerTrailingSlash`. */
   issuer: string;
   port: number;
   /** Default public client id (`kubectl`). */
@@ -338,7 +347,9 @@ export async function startIdentityProvider(options: IdpOptions = {}): Promise<T
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const issuer = `${options.https ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const issuer = `${options.https ? 'https' : 'http'}://127.0.0.1:${port}${options.issuerTrailingSlash ? '/' : ''}`;
+  const pkceEnforced = options.pkceEnforced ?? true;
+  const refreshTokens = options.refreshTokens ?? true;
 
   const grantTypes = ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT];
   if (passwordGrant) grantTypes.push('password');
@@ -379,17 +390,18 @@ export async function startIdentityProvider(options: IdpOptions = {}): Promise<T
     jwks,
     cookies: { keys: [randomBytes(16).toString('hex')] },
     claims: {
-      openid: ['sub'],
+      // Claims no scope below names (e.g. Auth0-style namespaced ones) come with openid, as custom claims do.
+      openid: ['sub', ...customClaimNames(accounts)],
       email: ['email', 'email_verified'],
       groups: ['groups'],
       profile: ['name', 'preferred_username'],
     },
     // Without this, email/groups would only be served by /userinfo, not put in the ID token.
     conformIdTokenClaims: false,
-    pkce: { required: () => true },
+    pkce: { required: () => pkceEnforced },
     // Like Dex/Keycloak: a refresh token whenever the client may use the grant, offline_access or not.
     issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) =>
-      client.grantTypeAllowed('refresh_token'),
+      refreshTokens && client.grantTypeAllowed('refresh_token'),
     expiresWithSession: async () => false,
     clientBasedCORS: () => false,
     findAccount,
@@ -612,7 +624,17 @@ ${form}
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const match = /^\/interaction\/([^/]+)(?:\/([a-z]+))?$/.exec(path);
     if (!match) {
-      providerCallback(req, res);
+      if (pkceEnforced) {
+        providerCallback(req, res);
+        return;
+      }
+      withoutPkce(req)
+        .then(() => providerCallback(req, res))
+        .catch((err: unknown) => {
+          serverErrors.push(err);
+          res.statusCode = 500;
+          res.end();
+        });
       return;
     }
     handleInteraction(req, res, match[2]).catch((err: unknown) => {
@@ -665,6 +687,34 @@ ${form}
         server.closeAllConnections();
       }),
   };
+}
+
+/** Names of account claims that no standard scope covers. */
+function customClaimNames(accounts: Record<string, TestAccount>): string[] {
+  const standard = new Set(['sub', 'email', 'email_verified', 'groups', 'name', 'preferred_username', '_claim_names', '_claim_sources']);
+  const names = new Set<string>();
+  for (const account of Object.values(accounts)) for (const name of Object.keys(account.claims)) if (!standard.has(name)) names.add(name);
+  return [...names];
+}
+
+/**
+ * For `pkceEnforced: false`: removes code_challenge(_method) from authorization requests and code_verifier
+ * from token requests before oidc-provider sees them (it always checks a verifier against a stored challenge).
+ * A token request body is read here and handed over as `req.body`, which oidc-provider's parser accepts.
+ */
+async function withoutPkce(req: IncomingMessage): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://idp');
+  if (url.pathname === '/auth') {
+    url.searchParams.delete('code_challenge');
+    url.searchParams.delete('code_challenge_method');
+    req.url = `${url.pathname}${url.search}`;
+    return;
+  }
+  if (url.pathname === '/token' && req.method === 'POST') {
+    const form = await readForm(req);
+    form.delete('code_verifier');
+    (req as IncomingMessage & { body?: Record<string, string> }).body = Object.fromEntries(form);
+  }
 }
 
 /** `grant_type=password` (not built into oidc-provider; libraries.md §3.6). */
