@@ -37,7 +37,9 @@ function addFlags(command: Command, flags: readonly FlagSpec[], names: Map<strin
       option = new Option(`${short}${long} <value>`, flag.description).argParser(repeatable);
     }
     if (flag.choices !== undefined) option.choices(flag.choices);
-    if (flag.defaultText !== undefined) option.defaultValueDescription = flag.defaultText;
+    // Shown in the description: commander prints a default only when it also applies it as the value, and
+    // the real defaults are applied in flags.ts (an unset flag must stay distinguishable from its default).
+    if (flag.defaultText !== undefined) option.description = `${flag.description} (default: ${flag.defaultText})`;
     if (flag.hidden === true) option.hideHelp();
     names.set(flag.name, option.attributeName());
     command.addOption(option);
