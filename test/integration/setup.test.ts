@@ -3,9 +3,12 @@
  * each mistake setup must catch: every finding is detected and its fix suggested, and the report
  * predicts what the API server will see.
  */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, defaultAccounts, type IdpOptions, type TestIdp } from '../support/identity-provider.js';
+import { makeTempDir } from '../support/plugin.js';
 import { findingCodes, loginFlags, runSetup, runSetupJson, startHttpsIdp, type SetupJson } from '../support/setup-run.js';
 
 const started: TestIdp[] = [];
@@ -236,6 +239,24 @@ describe('setup input and secrets', () => {
     expect(redacted.stderr).toContain('--show-secrets');
     const shown = await runSetup([...secretFlags, '--show-secrets']);
     expect(shown.stderr).toContain(`--oidc-client-secret=${CONFIDENTIAL_CLIENT_SECRET}`);
+  });
+
+  it('a Google client secret is redacted in the report but written into the kubeconfig', async () => {
+    const idp = await idpWith();
+    const dir = makeTempDir();
+    try {
+      const kubeconfig = join(dir.path, 'kube', 'config');
+      const flags = [`--oidc-issuer-url=${idp.issuer}`, `--oidc-client-id=${CONFIDENTIAL_CLIENT_ID}`, `--oidc-client-secret=${CONFIDENTIAL_CLIENT_SECRET}`, ...loginFlags(idp).slice(2), '--idp=google'];
+      const run = await runSetup([...flags, `--write-kubeconfig=${kubeconfig}`]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).not.toContain(CONFIDENTIAL_CLIENT_SECRET);
+      expect(run.stderr).toContain(`Wrote the user "oidc" (added) to ${kubeconfig}`);
+      const written = parse(readFileSync(kubeconfig, 'utf8')) as { users: Array<{ name: string; user: { exec: { command: string; args: string[] } } }> };
+      expect(written.users[0]?.user.exec.args).toContain(`--oidc-client-secret=${CONFIDENTIAL_CLIENT_SECRET}`);
+      expect(statSync(kubeconfig).mode & 0o777).toBe(0o600);
+    } finally {
+      dir.remove();
+    }
   });
 
   it('--idp=google without a client secret fails before any login', async () => {
