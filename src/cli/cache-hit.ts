@@ -9,7 +9,7 @@
  * entry, never a torn one, and a hit writes nothing. Everything that may write takes the lock.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { cacheKey } from '../core/cache-key.js';
+import { cacheKeyFor } from '../core/cache-key.js';
 import { buildExecCredential, formatExecCredential, parseExecInfo } from '../core/exec-credential.js';
 import { usableToken } from '../core/token-policy.js';
 import { readCacheEntry } from '../system/token-store.js';
@@ -42,7 +42,7 @@ export function serveFromCache(argv: readonly string[], env: HitEnvironment, now
     if (config.verbosity > 0 || config.warnings.length > 0 || config.cache.storage !== 'disk' || config.cache.forceRefresh) return undefined;
     const execInfo = parseExecInfo(env.KUBERNETES_EXEC_INFO);
     const { provider } = config;
-    const read = readCacheEntry(config.cache.dir, cacheKey(provider), { issuer: provider.issuerUrl, clientId: provider.clientId });
+    const read = readCacheEntry(config.cache.dir, cacheKeyFor(config), { issuer: provider.issuerUrl, clientId: provider.clientId });
     if (!('entry' in read)) return undefined;
     const usable = usableToken(read.entry, { nowMs, expiryMarginSec: config.cache.expiryMarginSec, useAccessToken: provider.useAccessToken });
     if (usable === undefined) return undefined;

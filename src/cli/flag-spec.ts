@@ -3,7 +3,7 @@
  * every kubeconfig written for int128/kubelogin parses unchanged. The table feeds both parsers: commander
  * (help, full validation) and node:util parseArgs on the cache-hit path, which must not load commander.
  */
-import { CACHE_STORAGES, PKCE_METHODS, SETUP_OUTPUTS } from '../core/config.js';
+import { CACHE_STORAGES, GRANT_TYPES, PKCE_METHODS, SETUP_OUTPUTS } from '../core/config.js';
 import { IDP_NAMES } from '../core/idp-presets.js';
 
 export type FlagKind =
@@ -31,7 +31,6 @@ export interface FlagSpec {
   hidden?: boolean;
 }
 
-export const GRANT_TYPES = ['auto', 'authcode', 'authcode-keyboard', 'password', 'device-code', 'client-credentials'] as const;
 
 /** Flags that pick the provider and the login; shared by get-token and setup. */
 export const LOGIN_FLAGS: readonly FlagSpec[] = [
@@ -46,9 +45,14 @@ export const LOGIN_FLAGS: readonly FlagSpec[] = [
   },
   { name: 'oidc-use-access-token', kind: 'boolean', description: 'Return the access token (a JWT) instead of the ID token' },
   { name: 'oidc-request-header', kind: 'map', description: 'Extra HTTP header key=value on every request to the provider, repeatable' },
-  { name: 'certificate-authority', kind: 'array', description: 'PEM file of a CA for the provider connection, repeatable (not supported yet)', hidden: true },
-  { name: 'certificate-authority-data', kind: 'array', description: 'Base64 PEM of a CA for the provider connection (not supported yet)', hidden: true },
-  { name: 'insecure-skip-tls-verify', kind: 'boolean', description: 'Skip TLS verification of the provider (not supported yet)', hidden: true },
+  { name: 'certificate-authority', kind: 'array', description: 'PEM file of a CA to trust for the provider, besides the system roots; repeatable' },
+  { name: 'certificate-authority-data', kind: 'array', description: 'Base64-encoded PEM of a CA to trust for the provider, besides the system roots; repeatable' },
+  { name: 'insecure-skip-tls-verify', kind: 'boolean', description: 'Do not verify the provider\'s TLS certificate (insecure: prints a warning)' },
+  {
+    name: 'login-hint',
+    kind: 'string',
+    description: 'Account to log in as (e.g. jane@example.com): sent as login_hint, and kept in a cache entry of its own so that several accounts on one provider coexist',
+  },
   { name: 'tls-renegotiation-once', kind: 'boolean', description: 'Go TLS renegotiation; has no effect in Node', hidden: true },
   { name: 'tls-renegotiation-freely', kind: 'boolean', description: 'Go TLS renegotiation; has no effect in Node', hidden: true },
   {
@@ -64,7 +68,8 @@ export const LOGIN_FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     choices: GRANT_TYPES,
     defaultText: 'auto',
-    description: 'Authorization grant: "auto" and "authcode" open a browser (the other kubelogin grant types are not supported yet)',
+    description:
+      'Authorization grant: "authcode" (browser), "authcode-keyboard" (paste the code), "password" (--username), "device-code" (headless machines), "client-credentials" (CI); "auto" is password with --username, else authcode',
   },
   {
     name: 'listen-address',
@@ -79,8 +84,14 @@ export const LOGIN_FLAGS: readonly FlagSpec[] = [
   { name: 'local-server-key', kind: 'string', description: '[authcode] Key file to serve the callback over HTTPS' },
   { name: 'open-url-after-authentication', kind: 'string', description: '[authcode] URL the browser is sent to after a successful login' },
   { name: 'oidc-auth-request-extra-params', kind: 'map', description: '[authcode] Extra key=value query parameter of the authorization request, repeatable' },
-  { name: 'username', kind: 'string', description: '[password] Username (the password grant is not supported yet)', hidden: true },
-  { name: 'password', kind: 'string', description: '[password] Password (the password grant is not supported yet)', hidden: true },
+  {
+    name: 'browser-retry-cooldown-sec',
+    kind: 'string',
+    defaultText: '60',
+    description: '[authcode] After a browser login that did not complete, do not open another browser tab for this long (0: no limit); other invocations fail at once',
+  },
+  { name: 'username', kind: 'string', description: '[password] Username; the password grant is used when it is given' },
+  { name: 'password', kind: 'string', description: '[password] Password; prompted for on a terminal when missing' },
 ];
 
 /** Flags of the token cache; get-token only. */

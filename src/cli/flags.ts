@@ -5,9 +5,9 @@
  */
 import { PluginError } from '../core/errors.js';
 import { DEFAULT_EXPIRY_MARGIN_SEC } from '../core/token-policy.js';
-import { CACHE_STORAGES, PKCE_METHODS, SETUP_OUTPUTS, isLoopbackHost, type CacheConfig, type GetTokenConfig, type ListenAddress, type LoginConfig, type LoginSettings, type ProviderConfig, type SetupConfig } from '../core/config.js';
+import { CACHE_STORAGES, GRANT_TYPES, PKCE_METHODS, SETUP_OUTPUTS, isLoopbackHost, type CacheConfig, type GetTokenConfig, type ListenAddress, type LoginConfig, type LoginSettings, type ProviderConfig, type ProviderTls, type SetupConfig } from '../core/config.js';
 import { IDP_NAMES, IDP_PRESETS } from '../core/idp-presets.js';
-import { GRANT_TYPES, STATUS_OUTPUTS, type RawFlags } from './flag-spec.js';
+import { STATUS_OUTPUTS, type RawFlags } from './flag-spec.js';
 import type { CacheFilter } from '../core/cache-entry.js';
 import type { CleanConfig } from '../commands/clean.js';
 import type { StatusConfig } from '../commands/status.js';
@@ -20,6 +20,7 @@ export interface FlagEnvironment {
 
 const DEFAULT_LISTEN_ADDRESSES = ['127.0.0.1:8000', '127.0.0.1:18000'];
 const DEFAULT_TIMEOUT_SEC = 180;
+const DEFAULT_BROWSER_RETRY_COOLDOWN_SEC = 60;
 
 export function parseGetTokenFlags(raw: RawFlags, env: FlagEnvironment): GetTokenConfig {
   const settings = parseLoginSettings(raw, env);
@@ -57,8 +58,7 @@ function parseCacheFilter(raw: RawFlags): CacheFilter {
 
 export function parseLoginSettings(raw: RawFlags, env: FlagEnvironment): LoginSettings {
   const warnings: string[] = [];
-  const provider = parseProvider(raw, warnings);
-  rejectUnsupported(raw);
+  const provider = parseProvider(raw, warnings, env);
   return { provider, login: parseLogin(raw, env), verbosity: parseVerbosity(raw), warnings };
 }
 
@@ -131,7 +131,7 @@ function parseKubernetesVersion(value: string | undefined): { major: number; min
   return { major: Number(match[1]), minor: Number(match[2]) };
 }
 
-function parseProvider(raw: RawFlags, warnings: string[]): ProviderConfig {
+function parseProvider(raw: RawFlags, warnings: string[], env: FlagEnvironment): ProviderConfig {
   const issuerUrl = str(raw, 'oidc-issuer-url');
   if (issuerUrl === undefined || issuerUrl === '') {
     throw usage('--oidc-issuer-url is missing', 'pass the issuer URL of your OpenID Connect provider');
@@ -158,7 +158,22 @@ function parseProvider(raw: RawFlags, warnings: string[]): ProviderConfig {
     useAccessToken: raw['oidc-use-access-token'] === true,
     requestHeaders: keyValues(raw, 'oidc-request-header'),
     authRequestExtraParams: keyValues(raw, 'oidc-auth-request-extra-params'),
+    loginHint: str(raw, 'login-hint') || undefined,
+    tls: parseProviderTls(raw, env),
   };
+}
+
+function parseProviderTls(raw: RawFlags, env: FlagEnvironment): ProviderTls {
+  // Its warning is printed when a request is made (src/oidc), not here: a cache hit makes no request.
+  const insecureSkipVerify = raw['insecure-skip-tls-verify'] === true;
+  const caData = list(raw, 'certificate-authority-data').map((value) => {
+    const pem = Buffer.from(value, 'base64').toString('utf8');
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw usage('--certificate-authority-data is not a base64-encoded PEM certificate', 'pass the output of: base64 -w0 ca.pem');
+    }
+    return pem;
+  });
+  return { caFiles: list(raw, 'certificate-authority').map((path) => expandHome(path, env) ?? path), caData, insecureSkipVerify };
 }
 
 /**
@@ -184,23 +199,6 @@ function checkIssuerUrl(issuerUrl: string): void {
   });
 }
 
-function rejectUnsupported(raw: RawFlags): void {
-  const grantType = choice(raw, 'grant-type', GRANT_TYPES, 'auto');
-  const username = str(raw, 'username');
-  if (grantType === 'auto' && username !== undefined && username !== '') {
-    throw notSupported('the password grant (--username) is not supported yet', 'remove --username to log in with the browser');
-  }
-  if (grantType !== 'auto' && grantType !== 'authcode') {
-    throw notSupported(`--grant-type=${grantType} is not supported yet`, 'use --grant-type=authcode (the browser login)');
-  }
-  for (const name of ['certificate-authority', 'certificate-authority-data', 'insecure-skip-tls-verify']) {
-    const value = raw[name];
-    if (value === true || (Array.isArray(value) && value.length > 0) || (typeof value === 'string' && value !== '')) {
-      throw notSupported(`--${name} is not supported yet`, 'add the CA to the system trust store, or set NODE_EXTRA_CA_CERTS to its PEM file');
-    }
-  }
-}
-
 function parseLogin(raw: RawFlags, env: FlagEnvironment): LoginConfig {
   const addresses = list(raw, 'listen-address').flatMap((value) => value.split(',')).filter((value) => value !== '');
   const localServerCert = expandHome(str(raw, 'local-server-cert') || undefined, env);
@@ -210,7 +208,14 @@ function parseLogin(raw: RawFlags, env: FlagEnvironment): LoginConfig {
   }
   const openUrl = str(raw, 'open-url-after-authentication') || undefined;
   if (openUrl !== undefined) checkUrl('--open-url-after-authentication', openUrl);
+  const username = str(raw, 'username') || undefined;
+  const requested = choice(raw, 'grant-type', GRANT_TYPES, 'auto');
+  const grantType = requested === 'auto' ? (username !== undefined ? 'password' : 'authcode') : requested;
   return {
+    grantType,
+    username,
+    password: str(raw, 'password') || undefined,
+    browserRetryCooldownSec: integer(raw, 'browser-retry-cooldown-sec', DEFAULT_BROWSER_RETRY_COOLDOWN_SEC, 0),
     listenAddresses: (addresses.length > 0 ? addresses : DEFAULT_LISTEN_ADDRESSES).map(parseListenAddress),
     skipOpenBrowser: raw['skip-open-browser'] === true,
     browserCommand: str(raw, 'browser-command') || undefined,
@@ -325,8 +330,4 @@ function checkUrl(flag: string, value: string): void {
 
 function usage(message: string, hint: string): PluginError {
   return new PluginError('ERR_USAGE', message, { hint });
-}
-
-function notSupported(message: string, hint: string): PluginError {
-  return new PluginError('ERR_NOT_SUPPORTED', message, { hint });
 }

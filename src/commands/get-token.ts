@@ -6,7 +6,7 @@
  * and so that a rotating refresh token is never used twice (providers revoke the whole grant then).
  */
 import type { CacheEntry, TokenSet } from '../core/cache-entry.js';
-import { cacheKey } from '../core/cache-key.js';
+import { cacheKeyFor } from '../core/cache-key.js';
 import type { GetTokenConfig } from '../core/config.js';
 import { PluginError } from '../core/errors.js';
 import { buildExecCredential, type ExecCredential, type ExecInfo } from '../core/exec-credential.js';
@@ -38,7 +38,7 @@ export interface GetTokenDeps {
 export async function getToken(config: GetTokenConfig, execInfo: ExecInfo, deps: GetTokenDeps): Promise<ExecCredential> {
   const { log } = deps;
   const { provider } = config;
-  const key = cacheKey(provider);
+  const key = cacheKeyFor(config);
   log.debug(`token cache key ${key} in ${config.cache.dir}`);
   const { cache } = deps;
   if (cache === undefined) {

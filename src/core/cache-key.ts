@@ -23,6 +23,20 @@ export interface CacheKeyInput {
   useAccessToken: boolean;
   requestHeaders: Readonly<Record<string, string>>;
   authRequestExtraParams: Readonly<Record<string, string>>;
+  /** Who the token is for, when the settings say: --login-hint, the password grant's --username, or the client itself. */
+  loginHint?: string | undefined;
+  username?: string | undefined;
+  clientCredentials?: boolean;
+}
+
+/** The key of a get-token configuration: the provider settings plus whose token it is. */
+export function cacheKeyFor(settings: { provider: CacheKeyInput; login: { grantType: string; username: string | undefined } }): string {
+  const { provider, login } = settings;
+  return cacheKey({
+    ...provider,
+    username: login.grantType === 'password' ? login.username : undefined,
+    clientCredentials: login.grantType === 'client-credentials',
+  });
 }
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json | undefined };
@@ -55,6 +69,10 @@ export function cacheKeyMaterial(input: CacheKeyInput): string {
     useAccessToken: input.useAccessToken,
     requestHeaders: headers,
     authRequestExtraParams: { ...input.authRequestExtraParams },
+    // Present only when set, so that the keys of plain settings stay what they were.
+    loginHint: input.loginHint,
+    username: input.username,
+    grant: input.clientCredentials === true ? 'client-credentials' : undefined,
   });
 }
 

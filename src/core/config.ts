@@ -5,6 +5,9 @@ export const PKCE_METHODS = ['auto', 'no', 'S256'] as const;
 export const CACHE_STORAGES = ['disk', 'none'] as const;
 
 export type PkceMethod = (typeof PKCE_METHODS)[number];
+/** kubelogin's grant types; auto is password when --username is given, else authcode. */
+export const GRANT_TYPES = ['auto', 'authcode', 'authcode-keyboard', 'password', 'device-code', 'client-credentials'] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
 export type CacheStorage = (typeof CACHE_STORAGES)[number];
 
 export interface ProviderConfig {
@@ -18,6 +21,19 @@ export interface ProviderConfig {
   useAccessToken: boolean;
   requestHeaders: Record<string, string>;
   authRequestExtraParams: Record<string, string>;
+  /** --login-hint: an account label, part of the cache key, sent as login_hint (several accounts on one provider). */
+  loginHint: string | undefined;
+  tls: ProviderTls;
+}
+
+/** How the provider's TLS certificate is checked. Any of these (or a proxy) makes requests go through undici. */
+export interface ProviderTls {
+  /** --certificate-authority: PEM file paths, added to the system roots. */
+  caFiles: string[];
+  /** --certificate-authority-data: PEM text (decoded from base64), added to the system roots. */
+  caData: string[];
+  /** --insecure-skip-tls-verify */
+  insecureSkipVerify: boolean;
 }
 
 export interface ListenAddress {
@@ -26,6 +42,13 @@ export interface ListenAddress {
 }
 
 export interface LoginConfig {
+  /** Resolved: never 'auto' (auto is password when --username is given, else authcode). */
+  grantType: Exclude<GrantType, 'auto'>;
+  /** [password] --username / --password; prompted for on a terminal when missing. */
+  username: string | undefined;
+  password: string | undefined;
+  /** A browser login that did not complete blocks new browser logins for the same key this long (0: off). */
+  browserRetryCooldownSec: number;
   listenAddresses: ListenAddress[];
   skipOpenBrowser: boolean;
   browserCommand: string | undefined;

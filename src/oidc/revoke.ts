@@ -3,7 +3,7 @@
  * the one get-token uses, so the cached discovery document and --oidc-request-header apply here too.
  */
 import * as client from 'openid-client';
-import type { ProviderConfig } from '../core/config.js';
+import type { ProviderConfig, ProviderTls } from '../core/config.js';
 import type { Logger } from '../system/log.js';
 import { openProviderSession } from './provider-session.js';
 import { toPluginError } from './provider-errors.js';
@@ -15,6 +15,8 @@ export interface RevocationTarget {
   clientSecret: string | undefined;
   /** --oidc-request-header, on the discovery and the revocation request. */
   requestHeaders: Record<string, string>;
+  /** --certificate-authority(-data), --insecure-skip-tls-verify of clean. */
+  tls?: ProviderTls;
 }
 
 export interface RevokeOptions {
@@ -40,6 +42,8 @@ export async function revokeRefreshToken(target: RevocationTarget, refreshToken:
     pkceMethod: 'auto',
     useAccessToken: false,
     authRequestExtraParams: {},
+    loginHint: undefined,
+    tls: target.tls ?? { caFiles: [], caData: [], insecureSkipVerify: false },
   };
   const session = await openProviderSession(provider, { cacheDir: options.metadataCacheDir, fresh: false, log: options.log });
   const endpoint = session.metadata.revocation_endpoint;

@@ -86,12 +86,18 @@ describe('get-token flags', () => {
     }
   });
 
-  it('says clearly which kubelogin grant types and TLS flags are not supported yet', () => {
-    for (const argv of [['--grant-type=device-code'], ['--grant-type=password'], ['--username=u'], ['--certificate-authority=/ca.pem'], ['--insecure-skip-tls-verify']]) {
-      const error = errorOf(() => parseGetTokenFlags(viaParseArgs([...base, ...argv]), env));
-      expect(error.code).toBe('ERR_NOT_SUPPORTED');
-      expect(error.message).toMatch(/not supported yet/);
-    }
+  it('resolves the grant type as kubelogin: auto is password with --username, else authcode', () => {
+    expect(parseGetTokenFlags(viaParseArgs(base), env).login.grantType).toBe('authcode');
+    expect(parseGetTokenFlags(viaParseArgs([...base, '--username=jane']), env).login).toMatchObject({ grantType: 'password', username: 'jane' });
+    expect(parseGetTokenFlags(viaParseArgs([...base, '--grant-type=device-code']), env).login.grantType).toBe('device-code');
+  });
+
+  it('reads the TLS flags: CA files (~ expanded) and base64 PEM data, and --insecure-skip-tls-verify (warned about when a request is made, not on cache hits)', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const config = parseGetTokenFlags(viaParseArgs([...base, '--certificate-authority=~/ca.pem', `--certificate-authority-data=${Buffer.from(pem).toString('base64')}`, '--insecure-skip-tls-verify']), env);
+    expect(config.provider.tls).toEqual({ caFiles: ['/home/u/ca.pem'], caData: [pem], insecureSkipVerify: true });
+    expect(config.warnings).toEqual([]);
+    expect(errorOf(() => parseGetTokenFlags(viaParseArgs([...base, '--certificate-authority-data=bm90IGEgcGVt']), env)).message).toBe('--certificate-authority-data is not a base64-encoded PEM certificate');
   });
 
   it('accepts the deprecated --oidc-use-pkce with a warning', () => {
