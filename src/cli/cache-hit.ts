@@ -14,7 +14,7 @@ import { buildExecCredential, formatExecCredential, parseExecInfo } from '../cor
 import { usableToken } from '../core/token-policy.js';
 import { readCacheEntry } from '../system/token-store.js';
 import { GET_TOKEN_FLAGS, type RawFlags } from './flag-spec.js';
-import { parseGetTokenFlags, type FlagEnvironment } from './flags.js';
+import { parseGetTokenFlags, withClusterConfig, type FlagEnvironment } from './flags.js';
 
 type ParseOptions = NonNullable<ParseArgsConfig['options']>;
 
@@ -38,9 +38,9 @@ export function serveFromCache(argv: readonly string[], env: HitEnvironment, now
   if (argv[0] !== 'get-token') return undefined;
   try {
     const { values } = parseArgs({ args: argv.slice(1), options: PARSE_OPTIONS, strict: true, allowPositionals: false });
-    const config = parseGetTokenFlags(values as RawFlags, env);
-    if (config.verbosity > 0 || config.warnings.length > 0 || config.cache.storage !== 'disk' || config.cache.forceRefresh) return undefined;
     const execInfo = parseExecInfo(env.KUBERNETES_EXEC_INFO);
+    const config = parseGetTokenFlags(withClusterConfig(values as RawFlags, execInfo.cluster), env);
+    if (config.verbosity > 0 || config.warnings.length > 0 || config.cache.storage !== 'disk' || config.cache.forceRefresh) return undefined;
     const { provider } = config;
     const read = readCacheEntry(config.cache.dir, cacheKeyFor(config), { issuer: provider.issuerUrl, clientId: provider.clientId });
     if (!('entry' in read)) return undefined;

@@ -77,13 +77,13 @@ export const LOGIN_FLAGS: readonly FlagSpec[] = [
     defaultText: '127.0.0.1:8000,127.0.0.1:18000',
     description: '[authcode] Loopback addresses for the callback server, tried in order (port 0 picks a free port)',
   },
-  { name: 'skip-open-browser', kind: 'boolean', description: '[authcode] Do not open the browser; only print the URL' },
-  { name: 'browser-command', kind: 'string', description: '[authcode] Command that opens the URL, run without a shell as <command> <url>' },
-  { name: 'authentication-timeout-sec', kind: 'string', defaultText: '180', description: '[authcode] Seconds to wait for the browser login' },
+  { name: 'skip-open-browser', kind: 'boolean', description: '[authcode, authcode-keyboard, device-code] Do not open the browser; only print the URL' },
+  { name: 'browser-command', kind: 'string', description: '[authcode, authcode-keyboard, device-code] Command that opens the URL, run without a shell as <command> <url>' },
+  { name: 'authentication-timeout-sec', kind: 'string', defaultText: '180', description: '[authcode, authcode-keyboard, device-code] Seconds to wait for the login' },
   { name: 'local-server-cert', kind: 'string', description: '[authcode] Certificate file to serve the callback over HTTPS' },
   { name: 'local-server-key', kind: 'string', description: '[authcode] Key file to serve the callback over HTTPS' },
   { name: 'open-url-after-authentication', kind: 'string', description: '[authcode] URL the browser is sent to after a successful login' },
-  { name: 'oidc-auth-request-extra-params', kind: 'map', description: '[authcode] Extra key=value query parameter of the authorization request, repeatable' },
+  { name: 'oidc-auth-request-extra-params', kind: 'map', description: '[authcode, authcode-keyboard, client-credentials] Extra key=value parameter of the authorization request (of the token request for client-credentials), repeatable' },
   {
     name: 'browser-retry-cooldown-sec',
     kind: 'string',
@@ -91,7 +91,7 @@ export const LOGIN_FLAGS: readonly FlagSpec[] = [
     description: '[authcode] After a browser login that did not complete, do not open another browser tab for this long (0: no limit); other invocations fail at once',
   },
   { name: 'username', kind: 'string', description: '[password] Username; the password grant is used when it is given' },
-  { name: 'password', kind: 'string', description: '[password] Password; prompted for on a terminal when missing' },
+  { name: 'password', kind: 'string', description: '[password] Password; when missing, asked for without echo if stdin is a terminal and kubectl allows input (interactiveMode IfAvailable/Always), else an error' },
 ];
 
 /** Flags of the token cache; get-token only. */
@@ -186,6 +186,9 @@ export const CLEAN_FLAGS: readonly FlagSpec[] = /* @__PURE__ */ joinFlags(TOKEN_
   { name: 'revoke', kind: 'boolean', description: 'Revoke each refresh token at its provider (RFC 7009) before deleting the entry; an entry whose revocation fails is kept' },
   { name: 'oidc-client-secret', kind: 'string', description: '[revoke] Client secret of a confidential client (for the entries of --oidc-client-id when given, else for all)' },
   { name: 'oidc-request-header', kind: 'map', description: '[revoke] Extra HTTP header key=value on every request to the provider, repeatable' },
+  { name: 'certificate-authority', kind: 'array', description: '[revoke] PEM file of a CA to trust for the providers, besides the system roots; repeatable' },
+  { name: 'certificate-authority-data', kind: 'array', description: '[revoke] Base64-encoded PEM of a CA to trust for the providers, besides the system roots; repeatable' },
+  { name: 'insecure-skip-tls-verify', kind: 'boolean', description: '[revoke] Do not verify the providers\' TLS certificates (insecure: prints a warning)' },
 ], LOG_FLAGS);
 
 /** Raw values as either parser hands them over: strings, booleans, or string lists for repeatable flags. */

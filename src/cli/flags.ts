@@ -22,6 +22,39 @@ const DEFAULT_LISTEN_ADDRESSES = ['127.0.0.1:8000', '127.0.0.1:18000'];
 const DEFAULT_TIMEOUT_SEC = 180;
 const DEFAULT_BROWSER_RETRY_COOLDOWN_SEC = 60;
 
+/**
+ * Settings a cluster may carry for the plugin (kubernetes.md §1.2): with `provideClusterInfo: true` in the
+ * kubeconfig user, kubectl passes the cluster's `client.authentication.k8s.io/exec` extension as
+ * KUBERNETES_EXEC_INFO spec.cluster.config, so one user entry serves clusters of different providers.
+ * Keys are get-token flag names; flags on the command line win.
+ */
+export const CLUSTER_CONFIG_FLAGS = ['oidc-issuer-url', 'oidc-client-id', 'oidc-client-secret', 'oidc-extra-scope'] as const;
+
+/** The flags with what spec.cluster.config adds where they are silent. Pure. */
+export function withClusterConfig(raw: RawFlags, cluster: Record<string, unknown> | undefined): RawFlags {
+  const config = cluster?.['config'];
+  if (config === undefined || config === null) return raw;
+  if (typeof config !== 'object' || Array.isArray(config)) {
+    throw new PluginError('ERR_EXEC_INFO', 'the cluster extension client.authentication.k8s.io/exec is not an object', {
+      hint: `give it the keys ${CLUSTER_CONFIG_FLAGS.join(', ')}`,
+    });
+  }
+  const merged: RawFlags = { ...raw };
+  for (const name of CLUSTER_CONFIG_FLAGS) {
+    const value = (config as Record<string, unknown>)[name];
+    const given = raw[name];
+    if (value === undefined || (given !== undefined && !(Array.isArray(given) && given.length === 0))) continue;
+    const valid = typeof value === 'string' || (name === 'oidc-extra-scope' && Array.isArray(value) && value.every((item) => typeof item === 'string'));
+    if (!valid) {
+      throw new PluginError('ERR_EXEC_INFO', `the cluster extension's ${name} is not a ${name === 'oidc-extra-scope' ? 'string or a list of strings' : 'string'}`, {
+        hint: 'fix the client.authentication.k8s.io/exec extension of the cluster in the kubeconfig',
+      });
+    }
+    merged[name] = name === 'oidc-extra-scope' ? (Array.isArray(value) ? (value as string[]) : [value as string]) : (value as string);
+  }
+  return merged;
+}
+
 export function parseGetTokenFlags(raw: RawFlags, env: FlagEnvironment): GetTokenConfig {
   const settings = parseLoginSettings(raw, env);
   return { ...settings, cache: parseCacheConfig(raw, env) };
@@ -42,10 +75,20 @@ export function parseCleanFlags(raw: RawFlags, env: FlagEnvironment): CleanConfi
   const revoke = raw['revoke'] === true;
   const clientSecret = str(raw, 'oidc-client-secret') || undefined;
   const requestHeaders = keyValues(raw, 'oidc-request-header');
-  if (!revoke && (clientSecret !== undefined || Object.keys(requestHeaders).length > 0)) {
-    throw usage('--oidc-client-secret and --oidc-request-header are used only with --revoke', 'add --revoke to revoke the refresh tokens at the provider, or drop them');
+  const tls = parseProviderTls(raw, env);
+  const revokeOnly = [
+    ['--oidc-client-secret', clientSecret !== undefined],
+    ['--oidc-request-header', Object.keys(requestHeaders).length > 0],
+    ['--certificate-authority', tls.caFiles.length > 0],
+    ['--certificate-authority-data', tls.caData.length > 0],
+    ['--insecure-skip-tls-verify', tls.insecureSkipVerify],
+  ] as const;
+  const given = revokeOnly.filter(([, present]) => present).map(([name]) => name);
+  if (!revoke && given.length > 0) {
+    const names = given.length === 1 ? `${given[0]} is` : `${given.slice(0, -1).join(', ')} and ${given.at(-1)} are`;
+    throw usage(`${names} used only with --revoke`, `add --revoke to revoke the refresh tokens at the provider, or drop ${given.length === 1 ? 'it' : 'them'}`);
   }
-  return { dir: cacheDir(raw, env), filter: parseCacheFilter(raw), revoke, clientSecret, requestHeaders, verbosity: parseVerbosity(raw) };
+  return { dir: cacheDir(raw, env), filter: parseCacheFilter(raw), revoke, clientSecret, requestHeaders, tls, verbosity: parseVerbosity(raw) };
 }
 
 function cacheDir(raw: RawFlags, env: FlagEnvironment): string {

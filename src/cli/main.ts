@@ -3,6 +3,7 @@
  * Only this file and entry.ts touch argv, stdout and the exit code.
  */
 import { writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { CommanderError } from 'commander';
 import { cleanCache } from '../commands/clean.js';
 import { getToken, type TokenCache } from '../commands/get-token.js';
@@ -12,7 +13,7 @@ import { formatExecCredential, parseExecInfo } from '../core/exec-credential.js'
 import { withCacheLock } from '../system/file-lock.js';
 import { createLogger, type Logger } from '../system/log.js';
 import { listCacheEntries, readCacheEntry, writeCacheEntry } from '../system/token-store.js';
-import { parseCleanFlags, parseGetTokenFlags, parseSetupFlags, parseStatusFlags } from './flags.js';
+import { parseCleanFlags, parseGetTokenFlags, parseSetupFlags, parseStatusFlags, withClusterConfig } from './flags.js';
 import type { KubeconfigWrite } from '../commands/setup.js';
 import type { IdentityProvider } from '../oidc/identity-provider.js';
 import { buildProgram, type ParsedCommand } from './program.js';
@@ -86,14 +87,14 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
 async function runCommand(parsed: ParsedCommand, io: CliIo, help: string): Promise<number | void> {
   switch (parsed.name) {
     case 'get-token': {
-      const config = parseGetTokenFlags(parsed.raw, io.env);
+      const execInfo = parseExecInfo(io.env['KUBERNETES_EXEC_INFO']);
+      const config = parseGetTokenFlags(withClusterConfig(parsed.raw, execInfo.cluster), io.env);
       const log = createLogger(config.verbosity, io.stderr);
       for (const warning of config.warnings) log.warn(warning);
-      const execInfo = parseExecInfo(io.env['KUBERNETES_EXEC_INFO']);
       const disk = config.cache.storage === 'disk';
       const credential = await getToken(config, execInfo, {
         cache: disk ? diskTokenCache(config.cache.dir, log, (config.login.timeoutSec + 60) * 1000) : undefined,
-        loginProvider: () => loadIdentityProvider(config.provider, config.login, disk ? config.cache.dir : undefined, log, io.signal),
+        loginProvider: () => loadIdentityProvider(config.provider, config.login, disk ? config.cache.dir : undefined, log, io.signal, mayPrompt(io.env['KUBERNETES_EXEC_INFO'], execInfo.interactive)),
         log,
         now: Date.now,
       });
@@ -110,10 +111,10 @@ async function runCommand(parsed: ParsedCommand, io: CliIo, help: string): Promi
       const log = createLogger(config.verbosity, io.stderr);
       for (const warning of config.warnings) log.warn(warning);
       const { runSetup, formatSetupText, setupJson } = await import('../commands/setup.js');
-      const { probeDiscovery } = await import('../oidc/discovery-probe.js');
+      const { discoveryProber } = await import('../oidc/discovery-probe.js');
       const result = await runSetup(config, parsed.explicit, {
-        probeDiscovery,
-        openProvider: (provider) => loadIdentityProvider(provider, config.login, undefined, log, io.signal),
+        probeDiscovery: discoveryProber(config.provider, io.env, log),
+        openProvider: (provider) => loadIdentityProvider(provider, config.login, undefined, log, io.signal, mayPrompt(undefined, false)),
         log,
       });
       let written: KubeconfigWrite | undefined;
@@ -146,7 +147,7 @@ async function runCommand(parsed: ParsedCommand, io: CliIo, help: string): Promi
         withLock: (key, work) => withCacheLock(config.dir, key, { log, maxWaitMs: CLEAN_LOCK_WAIT_MS, purpose: 'cleaning the token cache' }, work),
         revoker: async () => {
           const { revokeRefreshToken } = await import('../oidc/revoke.js');
-          return { revoke: (request, refreshToken) => revokeRefreshToken(request, refreshToken, { metadataCacheDir: config.dir, log }) };
+          return { revoke: (request, refreshToken) => revokeRefreshToken({ ...request, tls: config.tls }, refreshToken, { metadataCacheDir: config.dir, log, env: io.env }) };
         },
         reportError: (error) => io.stderr(renderError(error, config.verbosity)),
       });
@@ -172,7 +173,18 @@ function diskTokenCache(dir: string, log: Logger, maxWaitMs: number): TokenCache
 }
 
 /** The OIDC code (openid-client and all) is loaded only here, never on a cache hit. */
-async function loadIdentityProvider(provider: ProviderConfig, login: LoginConfig, metadataCacheDir: string | undefined, log: Logger, signal: AbortSignal): Promise<IdentityProvider> {
+async function loadIdentityProvider(provider: ProviderConfig, login: LoginConfig, metadataCacheDir: string | undefined, log: Logger, signal: AbortSignal, interactive: boolean): Promise<IdentityProvider> {
   const { createIdentityProvider } = await import('../oidc/identity-provider.js');
-  return createIdentityProvider({ provider, login, metadataCacheDir, log, signal });
+  return createIdentityProvider({ provider, login, metadataCacheDir, log, signal, interactive });
+}
+
+/**
+ * Whether the password and authcode-keyboard grants may prompt on the terminal: stdin must be one, and kubectl
+ * must have said so (spec.interactive, true only with interactiveMode IfAvailable/Always and a terminal). Without
+ * KUBERNETES_EXEC_INFO (run by hand, setup, @kubernetes/client-node) the terminal alone decides; client-node's
+ * stdin is a pipe that never closes, which is never read.
+ */
+function mayPrompt(rawExecInfo: string | undefined, specInteractive: boolean): boolean {
+  if (!isatty(0)) return false;
+  return rawExecInfo === undefined || rawExecInfo.trim() === '' ? true : specInteractive;
 }

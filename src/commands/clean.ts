@@ -1,7 +1,7 @@
 /**
  * clean: delete the token cache. kubelogin removes the whole directory; we remove only the files this
- * plugin writes (entries, provider metadata, locks, temp files), then the directory if it is empty, so a
- * mistaken --token-cache-dir cannot delete anything else.
+ * plugin writes (entries, provider metadata, locks, login markers, temp files), then the directory if it is
+ * empty, so a mistaken --token-cache-dir cannot delete anything else.
  *
  * With --oidc-issuer-url / --oidc-client-id only the matching entries go, and with --revoke each entry's
  * refresh token is first revoked at the provider (RFC 7009). Both work entry by entry under the entry's
@@ -11,11 +11,13 @@
 import { readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeCacheFilter, matchesCacheFilter, type CacheEntry, type CacheFilter } from '../core/cache-entry.js';
+import type { ProviderTls } from '../core/config.js';
 import { PluginError, isPluginError } from '../core/errors.js';
 import type { Logger } from '../system/log.js';
+import { removeLoginMarker } from '../system/login-marker.js';
 import { deleteCacheEntry, listCacheEntries, readCacheEntry } from '../system/token-store.js';
 
-const OWN_FILE = /^(?:[0-9a-f]{32}(?:\.lock|\.lock\.owner)?|provider-[0-9a-f]{32}\.json|\..+\.tmp)$/;
+const OWN_FILE = /^(?:[0-9a-f]{32}(?:\.lock|\.lock\.owner|\.login)?|provider-[0-9a-f]{32}\.json|\..+\.tmp)$/;
 
 export interface CleanConfig {
   dir: string;
@@ -24,6 +26,8 @@ export interface CleanConfig {
   /** For revocation by a confidential client: entries of --oidc-client-id when given, else all. */
   clientSecret: string | undefined;
   requestHeaders: Record<string, string>;
+  /** --certificate-authority(-data), --insecure-skip-tls-verify: for the revocation requests. */
+  tls: ProviderTls;
   verbosity: number;
 }
 
@@ -79,7 +83,7 @@ export async function cleanCache(config: CleanConfig, deps: CleanDeps): Promise<
 
   if (filterText === undefined) {
     // --revoke without a filter: the rest of the cache goes as without --revoke, except what was kept.
-    const keep = new Set(kept.flatMap(({ key }) => [key, `${key}.lock`, `${key}.lock.owner`]));
+    const keep = new Set(kept.flatMap(({ key }) => [key, `${key}.lock`, `${key}.lock.owner`, `${key}.login`]));
     const swept = cleanTokenCache(dir, keep);
     reportSweep(dir, { ...swept, removed: swept.removed + deleted.length }, log);
   } else if (deleted.length > 0) {
@@ -117,6 +121,8 @@ async function cleanEntry(entry: CacheEntry, config: CleanConfig, deps: CleanDep
         log.debug(`no refresh token to revoke for ${entry.issuer} (client ${entry.clientId})`);
       }
       deleteCacheEntry(config.dir, entry.key);
+      // The browser-tab guard's marker of a failed login goes with the entry (system/login-marker.ts).
+      removeLoginMarker(config.dir, entry.key);
       return 'deleted';
     });
   } catch (error) {

@@ -5,11 +5,12 @@
  * `https://idp` for a provider whose issuer is `https://idp/`; the API server does not. setup uses this to
  * find the exact issuer before anything is generated.
  */
+import type { ProviderConfig } from '../core/config.js';
 import { isRecord } from '../core/exec-credential.js';
 import { PluginError } from '../core/errors.js';
+import type { Logger } from '../system/log.js';
+import { createProviderFetch, type ProviderEnvironment, type ProviderFetch } from './http.js';
 import { toPluginError } from './provider-errors.js';
-
-const TIMEOUT_MS = 30_000;
 
 export interface DiscoveryProbe {
   /** The document's `issuer`, verbatim. */
@@ -17,11 +18,17 @@ export interface DiscoveryProbe {
   metadata: Record<string, unknown>;
 }
 
-export async function probeDiscovery(issuerUrl: string, headers: Record<string, string>): Promise<DiscoveryProbe> {
+/** setup's probe for `provider`: through the same HTTP client (TLS flags, proxy, headers) as every provider request. */
+export function discoveryProber(provider: ProviderConfig, env: ProviderEnvironment, log: Logger): (issuerUrl: string, headers: Record<string, string>) => Promise<DiscoveryProbe> {
+  return (issuerUrl, headers) => probeDiscovery(issuerUrl, createProviderFetch({ ...provider, issuerUrl, requestHeaders: headers }, env, log));
+}
+
+/** `providerFetch` sends --oidc-request-header and applies the timeout (http.ts). */
+export async function probeDiscovery(issuerUrl: string, providerFetch: ProviderFetch): Promise<DiscoveryProbe> {
   const url = `${issuerUrl.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   let body: unknown;
   try {
-    const response = await fetch(url, { headers: { accept: 'application/json', ...headers }, redirect: 'manual', signal: AbortSignal.timeout(TIMEOUT_MS) });
+    const response = await providerFetch(url, { headers: { accept: 'application/json' }, redirect: 'manual' });
     if (!response.ok) {
       throw new PluginError('ERR_DISCOVERY', `could not discover the OpenID provider: HTTP ${response.status} from ${url}`, {
         hint: 'check --oidc-issuer-url: kube-apiserver fetches the same URL',

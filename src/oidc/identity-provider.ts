@@ -7,7 +7,9 @@ import type { TokenSet } from '../core/cache-entry.js';
 import type { LoginConfig, ProviderConfig } from '../core/config.js';
 import { PluginError } from '../core/errors.js';
 import type { Logger } from '../system/log.js';
-import { checkPkceEnforcement, loginWithBrowser, type PkceCheckResult } from './authcode-login.js';
+import { checkPkceEnforcement, loginWithBrowser, loginWithKeyboard, type PkceCheckResult, type TokenResponse } from './authcode-login.js';
+import { loginWithDeviceCode } from './device-login.js';
+import { loginWithClientCredentials, loginWithPassword } from './direct-grants.js';
 import { openProviderSession, type ProviderSession, type VerifiedJwt } from './provider-session.js';
 import { toPluginError } from './provider-errors.js';
 
@@ -20,7 +22,8 @@ export interface VerifiedTokens extends TokenSet {
 
 export interface IdentityProvider {
   refresh(refreshToken: string): Promise<VerifiedTokens>;
-  login(): Promise<VerifiedTokens>;
+  /** selectAccount: a --login-hint account without a cached token yet (prompt=select_account). */
+  login(options?: { selectAccount?: boolean }): Promise<VerifiedTokens>;
   /** setup --check-pkce: a second authorization, redeemed with a wrong code_verifier. */
   checkPkce(): Promise<PkceCheckResult>;
   /** The provider's discovery document (after a login or refresh). */
@@ -34,6 +37,12 @@ export interface IdentityProviderOptions {
   metadataCacheDir: string | undefined;
   log: Logger;
   signal: AbortSignal;
+  /**
+   * Whether the user may be asked for input on the terminal (password grant, authcode-keyboard): stdin is a
+   * terminal and kubectl said so (spec.interactive), or KUBERNETES_EXEC_INFO is absent. Never stdin otherwise:
+   * @kubernetes/client-node passes a pipe that never closes.
+   */
+  interactive: boolean;
 }
 
 export function createIdentityProvider(options: IdentityProviderOptions): IdentityProvider {
@@ -60,23 +69,83 @@ export function createIdentityProvider(options: IdentityProviderOptions): Identi
       });
       return verifyTokens(session, provider, response, refreshToken);
     },
-    async login() {
+    async login(loginOptions = {}) {
+      const { login, signal } = options;
+      // What can fail without the network fails first, before discovery.
+      const credentials = login.grantType === 'password' ? passwordCredentials(login, options.interactive, signal) : undefined;
+      if (login.grantType === 'authcode-keyboard' && !options.interactive) throw noTerminal('--grant-type=authcode-keyboard needs a terminal to read the code from', 'use --grant-type=authcode or device-code, or');
+      if (login.grantType === 'client-credentials' && provider.clientSecret === undefined) {
+        throw new PluginError('ERR_USAGE', '--grant-type=client-credentials needs --oidc-client-secret', { hint: 'pass the secret of the confidential client' });
+      }
       const session = await open(true);
-      let verified: VerifiedTokens | undefined;
-      await loginWithBrowser(session, provider, options.login, {
-        log,
-        signal: options.signal,
-        accept: async (response) => {
-          verified = await verifyTokens(session, provider, response, undefined);
-        },
-      });
-      if (verified === undefined) throw new Error('login finished without tokens');
-      return verified;
+      let response: TokenResponse;
+      switch (login.grantType) {
+        case 'authcode': {
+          let verified: VerifiedTokens | undefined;
+          await loginWithBrowser(session, provider, login, {
+            log,
+            signal,
+            selectAccount: loginOptions.selectAccount === true,
+            accept: async (received) => {
+              verified = await verifyTokens(session, provider, received, undefined);
+            },
+          });
+          if (verified === undefined) throw new Error('login finished without tokens');
+          return verified;
+        }
+        case 'authcode-keyboard': {
+          const { readLine } = await import('../system/terminal.js');
+          response = await loginWithKeyboard(session, provider, login, { log, signal, readCode: (prompt, aborted) => readLine(prompt, { echo: true, signal: aborted }) });
+          break;
+        }
+        case 'device-code':
+          response = await loginWithDeviceCode(session, provider, login, { log, signal });
+          break;
+        case 'password': {
+          if (credentials === undefined) throw new Error('the password credentials were not prepared');
+          response = await loginWithPassword(session, provider, await credentials(), log);
+          break;
+        }
+        case 'client-credentials':
+          response = await loginWithClientCredentials(session, provider, log);
+          if (!provider.useAccessToken && !response.id_token) {
+            throw new PluginError('ERR_TOKEN_INVALID', 'the client credentials token response has no id_token (providers rarely issue one for this grant)', {
+              hint: 'add --oidc-use-access-token to hand kubectl the access token (it must be a JWT the API server accepts)',
+            });
+          }
+          break;
+      }
+      return verifyTokens(session, provider, response, undefined);
     },
   };
 }
 
-type TokenResponse = Awaited<ReturnType<typeof client.refreshTokenGrant>>;
+/**
+ * The password grant's username and password: the flags, or, for those not given, prompts on the terminal
+ * (`Username: `, then `Password: ` without echo). Without a terminal it fails at once, before any request.
+ */
+function passwordCredentials(login: LoginConfig, interactive: boolean, signal: AbortSignal): () => Promise<{ username: string; password: string }> {
+  const { username, password } = login;
+  if (username !== undefined && password !== undefined) return () => Promise.resolve({ username, password });
+  if (!interactive) {
+    const missing = [username === undefined ? '--username' : undefined, password === undefined ? '--password' : undefined].filter((flag) => flag !== undefined);
+    throw noTerminal(`${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing`, `pass ${missing.join(' and ')}, or`);
+  }
+  return async () => {
+    const { readLine } = await import('../system/terminal.js');
+    const name = username ?? (await readLine('Username: ', { echo: true, signal })).trim();
+    if (name === '') throw new PluginError('ERR_USAGE', 'no username was entered', { hint: 'enter the username, or pass --username' });
+    const secret = password ?? (await readLine('Password: ', { echo: false, signal }));
+    return { username: name, password: secret };
+  };
+}
+
+/** The failure when input is needed and there is no terminal to ask on: at once, never waiting on stdin. */
+function noTerminal(what: string, hintStart: string): PluginError {
+  return new PluginError('ERR_USAGE', `${what}, and there is no terminal to ask on: stdin is not a terminal, or kubectl did not allow input (it does only with interactiveMode IfAvailable or Always)`, {
+    hint: `${hintStart} set interactiveMode: IfAvailable in the exec section of the kubeconfig user and run kubectl in a terminal`,
+  });
+}
 
 /**
  * openid-client checks iss, aud, exp and nonce of the ID token but not its signature (libraries.md §2.4):

@@ -13,10 +13,10 @@ import { isRecord } from '../core/exec-credential.js';
 import { PluginError } from '../core/errors.js';
 import type { Logger } from '../system/log.js';
 import { writeFileAtomically } from '../system/atomic-file.js';
+import { createProviderFetch, REQUEST_TIMEOUT_SEC, type ProviderEnvironment, type ProviderFetch } from './http.js';
 import { toPluginError } from './provider-errors.js';
 
 const METADATA_TTL_MS = 60 * 60 * 1000;
-const REQUEST_TIMEOUT_SEC = 30;
 const METADATA_FORMAT = 'kubectl-oidc-login/provider-v1';
 /** Signed JWTs only: never "none", never a symmetric key. */
 const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
@@ -47,6 +47,8 @@ export interface SessionOptions {
   /** Ignore cached metadata (interactive logins). */
   fresh: boolean;
   log: Logger;
+  /** Proxy variables and NODE_EXTRA_CA_CERTS (see http.ts); default process.env. */
+  env?: ProviderEnvironment;
 }
 
 interface CachedMetadata {
@@ -59,7 +61,7 @@ interface CachedMetadata {
 export async function openProviderSession(provider: ProviderConfig, options: SessionOptions): Promise<ProviderSession> {
   const { log } = options;
   const exchange: CodeExchange = { redirectUri: undefined };
-  const fetchWithHeaders = createFetch(provider.requestHeaders, exchange, log);
+  const fetchWithHeaders = createFetch(createProviderFetch(provider, options.env ?? process.env, log), exchange);
   const issuerUrl = new URL(provider.issuerUrl);
   const insecure = issuerUrl.protocol === 'http:' && isLoopbackHost(issuerUrl.hostname);
   const cachePath = options.cacheDir === undefined ? undefined : join(options.cacheDir, `provider-${fnv1a128Hex(canonicalJson({ issuer: provider.issuerUrl, headers: provider.requestHeaders }))}.json`);
@@ -168,25 +170,15 @@ interface CodeExchange {
   redirectUri: string | undefined;
 }
 
-/** fetch with the --oidc-request-header headers on every request, logged at -v2. */
-function createFetch(headers: Record<string, string>, exchange: CodeExchange, log: Logger): client.CustomFetch {
+/** The provider fetch (headers, TLS, proxy, -v2 log: http.ts) for openid-client, with the redirect_uri fix. */
+function createFetch(providerFetch: ProviderFetch, exchange: CodeExchange): client.CustomFetch {
   return async (url, init) => {
-    const merged = new Headers(init.headers);
-    for (const [name, value] of Object.entries(headers)) merged.set(name, value);
     const body = init.body;
     if (exchange.redirectUri !== undefined && body instanceof URLSearchParams && body.get('grant_type') === 'authorization_code') {
       body.set('redirect_uri', exchange.redirectUri);
     }
-    log.debug(`${init.method} ${redactUrl(url)}`, 2);
-    const response = await fetch(url, { ...(init as RequestInit), headers: merged });
-    log.debug(`${response.status} ${response.statusText} from ${redactUrl(url)}`, 2);
-    return response;
+    return providerFetch(url, init as RequestInit);
   };
-}
-
-function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.origin}${parsed.pathname}`;
 }
 
 function readCachedMetadata(path: string, issuer: string): CachedMetadata | undefined {

@@ -5,6 +5,7 @@
 import * as client from 'openid-client';
 import type { ProviderConfig, ProviderTls } from '../core/config.js';
 import type { Logger } from '../system/log.js';
+import type { ProviderEnvironment } from './http.js';
 import { openProviderSession } from './provider-session.js';
 import { toPluginError } from './provider-errors.js';
 
@@ -23,6 +24,8 @@ export interface RevokeOptions {
   /** Where the discovery document is cached (the token cache directory). */
   metadataCacheDir: string | undefined;
   log: Logger;
+  /** Proxy variables (http.ts); default process.env. */
+  env?: ProviderEnvironment;
 }
 
 /**
@@ -45,7 +48,7 @@ export async function revokeRefreshToken(target: RevocationTarget, refreshToken:
     loginHint: undefined,
     tls: target.tls ?? { caFiles: [], caData: [], insecureSkipVerify: false },
   };
-  const session = await openProviderSession(provider, { cacheDir: options.metadataCacheDir, fresh: false, log: options.log });
+  const session = await openProviderSession(provider, { cacheDir: options.metadataCacheDir, fresh: false, log: options.log, env: options.env });
   const endpoint = session.metadata.revocation_endpoint;
   if (endpoint === undefined) return 'unsupported';
   options.log.debug(`revoking the refresh token of ${target.issuerUrl} (client ${target.clientId}) at ${endpoint}`);

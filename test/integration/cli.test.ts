@@ -30,7 +30,7 @@ describe('bad input', () => {
     expectUsageError(await runPlugin(['get-token', ...provider(), '--grant-type=magic']), /^error: option '--grant-type <value>' argument 'magic' is invalid/);
     expectUsageError(await runPlugin(['get-token', `--oidc-client-id=${idp.clientId}`]), /^error: --oidc-issuer-url is missing$/);
     expectUsageError(await runPlugin(['get-tokens']), /^error: unknown command 'get-tokens'/);
-    expectUsageError(await runPlugin(['get-token', ...provider(), '--grant-type=device-code']), /^error: --grant-type=device-code is not supported yet$/);
+    expectUsageError(await runPlugin(['get-token', ...provider(), '--grant-type=client-credentials']), /^error: --grant-type=client-credentials needs --oidc-client-secret$/);
   });
 
   it('a malformed KUBERNETES_EXEC_INFO fails before any login and leaves the cache as it was', async () => {

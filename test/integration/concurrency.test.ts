@@ -57,7 +57,8 @@ describe('concurrent get-token', () => {
     while (!(existsSync(lockDir) && (await import('node:fs')).readdirSync(lockDir).some((name) => name.endsWith('.lock.owner'))) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const waiter = runPlugin(args());
+    // The killed holder's browser login did not complete: without this the browser-tab guard refuses to open another.
+    const waiter = runPlugin(args(['--browser-retry-cooldown-sec=0']));
     await new Promise((resolve) => setTimeout(resolve, 1500));
     process.kill(holderPid, 'SIGKILL');
     const killedAt = Date.now();

@@ -273,7 +273,9 @@ describe('clean with a filter', () => {
   it('refuses --oidc-client-secret and --oidc-request-header without --revoke', async () => {
     const run = await runPlugin(['clean', `--token-cache-dir=${cacheDir}`, '--oidc-client-secret=s']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe('error: --oidc-client-secret and --oidc-request-header are used only with --revoke\nhint: add --revoke to revoke the refresh tokens at the provider, or drop them\n');
+    expect(run.stderr).toBe('error: --oidc-client-secret is used only with --revoke\nhint: add --revoke to revoke the refresh tokens at the provider, or drop it\n');
+    const both = await runPlugin(['clean', `--token-cache-dir=${cacheDir}`, '--oidc-client-secret=s', '--oidc-request-header=X-A=b']);
+    expect(both.stderr).toBe('error: --oidc-client-secret and --oidc-request-header are used only with --revoke\nhint: add --revoke to revoke the refresh tokens at the provider, or drop them\n');
   });
 });
 

@@ -5,6 +5,7 @@
  * - FAKE_BROWSER_LOGIN / FAKE_BROWSER_PASSWORD (default alice / alice-pw)
  * - FAKE_BROWSER_TIMEOUT_MS (default 10000)
  * - FAKE_BROWSER_CA: path of a PEM CA bundle to trust for https; FAKE_BROWSER_INSECURE=1 skips verification
+ * - FAKE_BROWSER_PRESS: press the page button of that name when there is one (e.g. abort: deny a device login)
  * - FAKE_BROWSER_LOG: append one JSON line `{url, status, finalUrl}` (or `{url, error}`) per run
  * - FAKE_BROWSER_FORGE_STATE=1: first send the loopback redirect_uri a forged callback (code=forged,
  *   state=forged), as a hostile page would, and log its status as `forgedStatus`
@@ -36,6 +37,7 @@ async function main(): Promise<number> {
       ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMs: timeout } : {}),
       ...(caFile ? { ca: readFileSync(caFile, 'utf8') } : {}),
       ...(process.env.FAKE_BROWSER_INSECURE === '1' ? { insecure: true } : {}),
+      ...(process.env.FAKE_BROWSER_PRESS ? { press: process.env.FAKE_BROWSER_PRESS } : {}),
     });
     log({ url, status: result.status, finalUrl: result.finalUrl, forgedStatus });
     process.stderr.write(

@@ -19,6 +19,13 @@ export interface BrowseOptions {
   timeoutMs?: number;
   /** Maximum number of HTTP requests. Default 20. */
   maxHops?: number;
+  /**
+   * Press the submit button with this name when a page has one (its name=value is sent with the form), e.g.
+   * 'abort' to deny a device login on oidc-provider's confirmation page.
+   */
+  press?: string;
+  /** Do not follow a redirect to a URL starting with this (e.g. the redirect_uri): return it as finalUrl. */
+  stopAt?: string;
   /** Extra trusted CA certificates (PEM) for https URLs. */
   ca?: string | string[];
   /** Skip TLS verification for https URLs. */
@@ -101,6 +108,15 @@ export function parseFirstForm(html: string): ParsedForm | undefined {
     fields.push([name, a.get('value') ?? (type === 'checkbox' ? 'on' : '')]);
   }
   return { action: attrs.get('action') ?? '', method: (attrs.get('method') ?? 'get').toUpperCase(), fields };
+}
+
+/** The value of a `<button name="…">` on the page, if there is one. */
+function pressedButton(html: string, name: string): string | undefined {
+  for (const match of html.matchAll(/<button\b[^>]*>/gi)) {
+    const attributes = parseAttributes(match[0]);
+    if (attributes.get('name') === name) return attributes.get('value') ?? '';
+  }
+  return undefined;
 }
 
 class CookieJar {
@@ -217,6 +233,12 @@ export async function browse(url: string, opts: BrowseOptions = {}): Promise<Bro
     const location = res.headers.location;
     if (res.status >= 300 && res.status < 400 && location) {
       const next = new URL(location, current);
+      // A redirect a browser cannot follow (urn:ietf:wg:oauth:2.0:oob?code=…, a custom scheme), or one the
+      // caller wants to see (stopAt): stop there, so that the caller can read the code from finalUrl.
+      const unfollowable = next.protocol !== 'http:' && next.protocol !== 'https:';
+      if (unfollowable || (opts.stopAt !== undefined && next.href.startsWith(opts.stopAt))) {
+        return { status: res.status, finalUrl: next.href, body: res.body, hops };
+      }
       // 307/308 keep the method and body; the others become GET.
       if (res.status !== 307 && res.status !== 308) {
         method = 'GET';
@@ -237,6 +259,10 @@ export async function browse(url: string, opts: BrowseOptions = {}): Promise<Bro
       if (name === 'login' || name === 'username') fields.append(name, login);
       else if (name === 'password') fields.append(name, password);
       else fields.append(name, value);
+    }
+    if (opts.press !== undefined) {
+      const value = pressedButton(res.body, opts.press);
+      if (value !== undefined) fields.append(opts.press, value);
     }
     const action = new URL(form.action || current.href, current);
     // Same action and same field names as an earlier submission: the server re-rendered a form it

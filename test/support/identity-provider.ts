@@ -4,7 +4,7 @@
  *
  * See /work/shared/reference/libraries.md §3 for the reasoning behind the configuration.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -34,6 +34,9 @@ export const LOOPBACK_REDIRECT_URIS: readonly string[] = [
   'http://localhost/callback',
   'http://127.0.0.1/callback',
 ];
+
+/** The out-of-band redirect URI (authcode-keyboard's default), registered for the default clients too. */
+export const OOB_REDIRECT_URI = 'urn:ietf:wg:oauth:2.0:oob';
 
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -80,6 +83,19 @@ export interface IdpOptions {
   pkceEnforced?: boolean;
   /** When false, no refresh tokens are issued (a provider or app without the refresh grant). Default true. */
   refreshTokens?: boolean;
+  /**
+   * The client_credentials grant for the confidential client (oidc-provider issues no id_token for it; with
+   * `accessTokenFormat: 'jwt'` the access token is a JWT whose sub is the client ID). Default true.
+   */
+  clientCredentials?: boolean;
+  /**
+   * Like Keycloak with PKCE enforced (kubelogin #1470): a device authorization request without an S256
+   * code_challenge is answered 400 invalid_request, and the device_code token request must carry the
+   * matching code_verifier (else invalid_grant). oidc-provider has no PKCE in the device flow; this adds it.
+   */
+  requireDevicePkce?: boolean;
+  /** `interval` (seconds, fractions allowed) added to device authorization responses; oidc-provider omits it (clients then wait 5 s). */
+  deviceInterval?: number;
 }
 
 export interface IdpCounts {
@@ -89,6 +105,10 @@ export interface IdpCounts {
   /** Authorization requests that were accepted (redirected to the login page or straight back with a code). */
   authorizations: number;
   deviceAuthorizations: number;
+  /** Device authorization requests that carried a code_challenge. */
+  deviceAuthorizationsWithPkce: number;
+  /** Device authorization requests refused for lack of PKCE (`requireDevicePkce`). */
+  deviceAuthorizationsRejected: number;
   /** Token endpoint requests by grant_type. */
   tokenRequests: Record<string, number>;
   /** Token endpoint error responses by OAuth error code. */
@@ -102,9 +122,14 @@ export interface IdpCounts {
 export interface IdpEvent {
   method: string;
   path: string;
+  /** When the request arrived (Date.now()). */
+  at: number;
   grantType?: string;
   status?: number;
   error?: string;
+  /** Authorization requests: the login_hint and prompt parameters as sent. */
+  loginHint?: string;
+  prompt?: string;
 }
 
 /** Minimal typing of the parts of oidc-provider's Provider that tests may use. */
@@ -183,8 +208,15 @@ export interface TestIdp {
   /** Exceptions oidc-provider reported through its `server_error` event. */
   serverErrors: unknown[];
   resetCounts(): void;
-  /** Test hooks, settable at any time. tokenResponse may change a successful token response body in place. */
-  hooks: { tokenResponse?: ((body: Record<string, unknown>) => void) | undefined };
+  /**
+   * Test hooks, settable at any time. tokenResponse may change a successful token response body in place.
+   * tokenError may answer a token request with an OAuth error (HTTP 400) before oidc-provider sees it, e.g.
+   * `slow_down` for the device_code grant; the request is counted as usual.
+   */
+  hooks: {
+    tokenResponse?: ((body: Record<string, unknown>) => void) | undefined;
+    tokenError?: ((grantType: string, form: URLSearchParams) => { error: string; error_description?: string } | undefined) | undefined;
+  };
   /**
    * Signs a token with the IdP's own private key (so it verifies against its JWKS), for tests that
    * need tokens the IdP would not issue (expired, other audience, odd claims). Defaults: iss = issuer,
@@ -253,6 +285,8 @@ function emptyCounts(): IdpCounts {
     jwks: 0,
     authorizations: 0,
     deviceAuthorizations: 0,
+    deviceAuthorizationsWithPkce: 0,
+    deviceAuthorizationsRejected: 0,
     tokenRequests: {},
     tokenErrors: {},
     logins: 0,
@@ -327,13 +361,14 @@ export async function startIdentityProvider(options: IdpOptions = {}): Promise<T
   };
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const event: IdpEvent = { method: req.method ?? 'GET', path };
+    const event: IdpEvent = { method: req.method ?? 'GET', path, at: Date.now() };
     events.push(event);
     eventOf.set(req, event);
     counts.requests += 1;
     res.once('finish', () => {
       event.status = res.statusCode;
     });
+    if (path === '/auth') acceptSelectAccount(req, event);
     handler(req, res);
   };
   const server: Server = options.https
@@ -350,6 +385,11 @@ export async function startIdentityProvider(options: IdpOptions = {}): Promise<T
   const issuer = `${options.https ? 'https' : 'http'}://127.0.0.1:${port}${options.issuerTrailingSlash ? '/' : ''}`;
   const pkceEnforced = options.pkceEnforced ?? true;
   const refreshTokens = options.refreshTokens ?? true;
+  const clientCredentials = options.clientCredentials ?? true;
+  const requireDevicePkce = options.requireDevicePkce ?? false;
+  /** requireDevicePkce: the S256 challenge of each device_code, and of each device authorization request in flight. */
+  const deviceChallenges = new Map<string, string>();
+  const pendingDeviceChallenge = new WeakMap<IncomingMessage, string>();
 
   const grantTypes = ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT];
   if (passwordGrant) grantTypes.push('password');
@@ -358,7 +398,7 @@ export async function startIdentityProvider(options: IdpOptions = {}): Promise<T
       client_id: PUBLIC_CLIENT_ID,
       application_type: 'native',
       token_endpoint_auth_method: 'none',
-      redirect_uris: [...LOOPBACK_REDIRECT_URIS],
+      redirect_uris: [...LOOPBACK_REDIRECT_URIS, OOB_REDIRECT_URI],
       grant_types: grantTypes,
       response_types: ['code'],
       id_token_signed_response_alg: signingAlg,
@@ -368,8 +408,8 @@ export async function startIdentityProvider(options: IdpOptions = {}): Promise<T
       client_secret: CONFIDENTIAL_CLIENT_SECRET,
       application_type: 'native',
       token_endpoint_auth_method: 'client_secret_basic',
-      redirect_uris: [...LOOPBACK_REDIRECT_URIS],
-      grant_types: grantTypes,
+      redirect_uris: [...LOOPBACK_REDIRECT_URIS, OOB_REDIRECT_URI],
+      grant_types: clientCredentials ? [...grantTypes, 'client_credentials'] : grantTypes,
       response_types: ['code'],
       id_token_signed_response_alg: signingAlg,
     },
@@ -408,6 +448,7 @@ export async function startIdentityProvider(options: IdpOptions = {}): Promise<T
     ttl: {
       IdToken: options.idTokenTtlSec ?? 300,
       AccessToken: options.accessTokenTtlSec ?? 300,
+      ClientCredentials: options.accessTokenTtlSec ?? 300,
       RefreshToken: options.refreshTokenTtlSec ?? 86_400,
       AuthorizationCode: 60,
       DeviceCode: 600,
@@ -426,6 +467,7 @@ export async function startIdentityProvider(options: IdpOptions = {}): Promise<T
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
+      clientCredentials: { enabled: clientCredentials },
       deviceFlow: {
         enabled: true,
         userCodeInputSource: async (ctx: KoaContext, form: string, _out: unknown, err?: { name?: string; userCode?: string }) => {
@@ -514,7 +556,13 @@ ${form}
         break;
       }
       case 'device_authorization':
-        if (ctx.status === 200) counts.deviceAuthorizations += 1;
+        if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+          counts.deviceAuthorizations += 1;
+          const body = ctx.body as Record<string, unknown>;
+          const challenge = pendingDeviceChallenge.get(ctx.req);
+          if (challenge !== undefined && typeof body.device_code === 'string') deviceChallenges.set(body.device_code, challenge);
+          if (options.deviceInterval !== undefined) body.interval = options.deviceInterval;
+        }
         break;
       case 'token': {
         if (hooks.tokenResponse && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
@@ -619,17 +667,82 @@ ${form}
     sendHtml(res, 404, page('Not found', '<p id="error">not found</p>'));
   }
 
+  /** Requests that preprocess() must see before oidc-provider does (everything else goes straight through). */
+  function needsPreprocessing(req: IncomingMessage, path: string): boolean {
+    if (path === '/auth') return !pkceEnforced;
+    if (req.method !== 'POST') return false;
+    if (path === '/device/auth') return true;
+    if (path === '/token') return !pkceEnforced || deviceChallenges.size > 0 || hooks.tokenError !== undefined;
+    return false;
+  }
+
+  /**
+   * What oidc-provider cannot be configured to do, done on the raw request: `pkceEnforced: false` (the
+   * challenge and verifier are removed before it sees them: it always checks a verifier against a stored
+   * challenge), PKCE in the device flow (`requireDevicePkce`), and the tokenError hook. A body read here is
+   * handed over as `req.body`, which oidc-provider's parser accepts. Returns true when the request was answered.
+   */
+  async function preprocess(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    if (path === '/auth') {
+      const url = new URL(req.url ?? '/', 'http://idp');
+      url.searchParams.delete('code_challenge');
+      url.searchParams.delete('code_challenge_method');
+      req.url = `${url.pathname}${url.search}`;
+      return false;
+    }
+    const form = await readForm(req);
+    (req as IncomingMessage & { body?: Record<string, string> }).body = Object.fromEntries(form);
+    const event = eventOf.get(req);
+    if (path === '/device/auth') {
+      const challenge = form.get('code_challenge');
+      if (challenge) counts.deviceAuthorizationsWithPkce += 1;
+      if (!requireDevicePkce) return false;
+      const method = form.get('code_challenge_method') ?? 'plain';
+      if (!challenge || method !== 'S256') {
+        counts.deviceAuthorizationsRejected += 1;
+        if (event) event.error = 'invalid_request';
+        sendJson(res, 400, { error: 'invalid_request', error_description: challenge ? 'Invalid parameter: code_challenge_method' : 'Missing parameter: code_challenge_method' });
+        return true;
+      }
+      pendingDeviceChallenge.set(req, challenge);
+      return false;
+    }
+    // POST /token
+    const grantType = form.get('grant_type') ?? 'unknown';
+    const refuse = (error: string, description: string): true => {
+      counts.tokenRequests[grantType] = (counts.tokenRequests[grantType] ?? 0) + 1;
+      counts.tokenErrors[error] = (counts.tokenErrors[error] ?? 0) + 1;
+      if (event) Object.assign(event, { grantType, error });
+      sendJson(res, 400, { error, error_description: description });
+      return true;
+    };
+    const hooked = hooks.tokenError?.(grantType, form);
+    if (hooked) return refuse(hooked.error, hooked.error_description ?? hooked.error);
+    const deviceCode = form.get('device_code');
+    const challenge = grantType === DEVICE_CODE_GRANT && deviceCode ? deviceChallenges.get(deviceCode) : undefined;
+    if (challenge !== undefined && s256(form.get('code_verifier') ?? '') !== challenge) {
+      return refuse('invalid_grant', 'PKCE verification failed: code_verifier missing or wrong');
+    }
+    if (!pkceEnforced) {
+      form.delete('code_verifier');
+      (req as IncomingMessage & { body?: Record<string, string> }).body = Object.fromEntries(form);
+    }
+    return false;
+  }
+
   const providerCallback = provider.callback();
   handler = (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const match = /^\/interaction\/([^/]+)(?:\/([a-z]+))?$/.exec(path);
     if (!match) {
-      if (pkceEnforced) {
+      if (!needsPreprocessing(req, path)) {
         providerCallback(req, res);
         return;
       }
-      withoutPkce(req)
-        .then(() => providerCallback(req, res))
+      preprocess(req, res, path)
+        .then((answered) => {
+          if (!answered) providerCallback(req, res);
+        })
         .catch((err: unknown) => {
           serverErrors.push(err);
           res.statusCode = 500;
@@ -689,6 +802,23 @@ ${form}
   };
 }
 
+/**
+ * oidc-provider refuses prompt=select_account (it knows only login, consent and none); Google, Entra ID and
+ * Keycloak show an account chooser. Emulate those: record login_hint and prompt, and drop select_account.
+ */
+function acceptSelectAccount(req: IncomingMessage, event: IdpEvent): void {
+  const url = new URL(req.url ?? '/', 'http://idp');
+  const loginHint = url.searchParams.get('login_hint');
+  const prompt = url.searchParams.get('prompt');
+  if (loginHint !== null) event.loginHint = loginHint;
+  if (prompt === null) return;
+  event.prompt = prompt;
+  const kept = prompt.split(' ').filter((value) => value !== 'select_account');
+  if (kept.length > 0) url.searchParams.set('prompt', kept.join(' '));
+  else url.searchParams.delete('prompt');
+  req.url = `${url.pathname}${url.search}`;
+}
+
 /** Names of account claims that no standard scope covers. */
 function customClaimNames(accounts: Record<string, TestAccount>): string[] {
   const standard = new Set(['sub', 'email', 'email_verified', 'groups', 'name', 'preferred_username', '_claim_names', '_claim_sources']);
@@ -697,24 +827,15 @@ function customClaimNames(accounts: Record<string, TestAccount>): string[] {
   return [...names];
 }
 
-/**
- * For `pkceEnforced: false`: removes code_challenge(_method) from authorization requests and code_verifier
- * from token requests before oidc-provider sees them (it always checks a verifier against a stored challenge).
- * A token request body is read here and handed over as `req.body`, which oidc-provider's parser accepts.
- */
-async function withoutPkce(req: IncomingMessage): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://idp');
-  if (url.pathname === '/auth') {
-    url.searchParams.delete('code_challenge');
-    url.searchParams.delete('code_challenge_method');
-    req.url = `${url.pathname}${url.search}`;
-    return;
-  }
-  if (url.pathname === '/token' && req.method === 'POST') {
-    const form = await readForm(req);
-    form.delete('code_verifier');
-    (req as IncomingMessage & { body?: Record<string, string> }).body = Object.fromEntries(form);
-  }
+function s256(verifier: string): string {
+  return createHash('sha256').update(verifier).digest('base64url');
+}
+
+function sendJson(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(JSON.stringify(body));
 }
 
 /** `grant_type=password` (not built into oidc-provider; libraries.md §3.6). */

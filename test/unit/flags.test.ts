@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { parseGetTokenFlags, splitScopes } from '../../src/cli/flags.js';
+import { withClusterConfig, parseGetTokenFlags, splitScopes } from '../../src/cli/flags.js';
 import { buildProgram, type ParsedCommand } from '../../src/cli/program.js';
 import { GET_TOKEN_FLAGS, type RawFlags } from '../../src/cli/flag-spec.js';
 import { PluginError } from '../../src/core/errors.js';
@@ -98,6 +98,17 @@ describe('get-token flags', () => {
     expect(config.provider.tls).toEqual({ caFiles: ['/home/u/ca.pem'], caData: [pem], insecureSkipVerify: true });
     expect(config.warnings).toEqual([]);
     expect(errorOf(() => parseGetTokenFlags(viaParseArgs([...base, '--certificate-authority-data=bm90IGEgcGVt']), env)).message).toBe('--certificate-authority-data is not a base64-encoded PEM certificate');
+  });
+
+  it('fills issuer, client id, secret and scopes from spec.cluster.config where the flags are silent', () => {
+    const cluster = { server: 'https://k', config: { 'oidc-issuer-url': 'https://cluster-idp', 'oidc-client-id': 'from-cluster', 'oidc-extra-scope': ['email', 'groups'], other: 1 } };
+    const merged = withClusterConfig(viaParseArgs(['--oidc-client-id=from-flag']), cluster);
+    const config = parseGetTokenFlags(merged, env);
+    expect(config.provider).toMatchObject({ issuerUrl: 'https://cluster-idp', clientId: 'from-flag', extraScopes: ['email', 'groups'] });
+    expect(withClusterConfig(viaParseArgs(base), undefined)).toEqual(viaParseArgs(base));
+    expect(withClusterConfig(viaParseArgs(base), { server: 'https://k' })).toEqual(viaParseArgs(base));
+    expect(() => withClusterConfig({}, { config: 'https://idp' })).toThrow(/is not an object/);
+    expect(() => withClusterConfig({}, { config: { 'oidc-issuer-url': 42 } })).toThrow(/oidc-issuer-url is not a string/);
   });
 
   it('accepts the deprecated --oidc-use-pkce with a warning', () => {
