@@ -1,5 +1,6 @@
 // Builds the shipped executable as two CommonJS bundles (CJS starts ~5 ms faster than ESM on Node 20):
-//   dist/kubectl-oidc_login.cjs  the cache-hit path only (node:fs, node:util, the core logic)
+//   dist/kubectl-oidc_login.cjs  the cache-hit path only (node:fs and the core logic); also the installed command
+//                                itself (package.json "bin", with a #!/usr/bin/env node line): no shim file to load
 //   dist/cli.cjs                 the full CLI, loaded by the first one on a cache miss
 //   dist/undici.cjs              undici, loaded by the CLI only for a private CA, insecure TLS or a proxy
 //                                (inlined, its 1 MB would cost every cache miss ~10 ms of parsing)
@@ -30,7 +31,10 @@ await build({
   outfile: join(dist, 'kubectl-oidc_login.cjs'),
   external: ['./cli.cjs'],
   minify: true,
+  // npm links the command names of package.json "bin" to this file; `env` is the only portable way to find node.
+  banner: { js: '#!/usr/bin/env node' },
 });
+chmodSync(join(dist, 'kubectl-oidc_login.cjs'), 0o755);
 
 await build({
   ...common,
@@ -50,4 +54,17 @@ await build({
 });
 copyFileSync(join(root, 'node_modules/open/xdg-open'), join(dist, 'xdg-open'));
 chmodSync(join(dist, 'xdg-open'), 0o755);
+// The programmatic API for Node tools (`import { getToken } from 'kubectl-oidc-login'`, src/api): one CommonJS
+// bundle, dist/api/index.cjs, sharing dist/undici.cjs and dist/xdg-open with the CLI; scripts/build-api.mjs then
+// writes its ESM entry dist/api/index.mjs and the declarations (package.json "exports").
+await build({
+  ...common,
+  entryPoints: [join(root, 'src/api/index.ts')],
+  outfile: join(dist, 'api', 'index.cjs'),
+  // As for the CLI; `open` finds xdg-open next to the file named here, so name one in dist/.
+  define: { ...common.define, 'import.meta.url': '__bundleUrl' },
+  banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(require('node:path').join(__dirname, '..', 'cli.cjs')).href;" },
+  plugins: [{ name: 'undici-chunk', setup: (b) => b.onResolve({ filter: /^undici$/ }, () => ({ path: '../undici.cjs', external: true })) }],
+});
+await (await import('./build-api.mjs')).finishApi({ root, apiDist: join(dist, 'api') });
 console.error(`built dist/ (version ${version})`);

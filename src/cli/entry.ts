@@ -1,7 +1,7 @@
 /**
- * The executable's entry (bundled to dist/kubectl-oidc_login.cjs, CommonJS). It holds only the cache-hit
- * path; the full CLI (commander, openid-client, the lock) is the separate bundle dist/cli.cjs, required
- * only on a miss.
+ * The executable's entry (bundled to dist/kubectl-oidc_login.cjs, CommonJS, with a #!/usr/bin/env node line:
+ * package.json "bin" points at it). It holds only the cache-hit path; the full CLI (commander, openid-client,
+ * the lock) is the separate bundle dist/cli.cjs, required only on a miss.
  */
 import { writeSync } from 'node:fs';
 import { serveFromCache } from './cache-hit.js';
@@ -11,8 +11,10 @@ declare const require: (id: string) => { main(): Promise<void> };
 
 const output = serveFromCache(process.argv.slice(2), process.env, Date.now());
 if (output !== undefined) {
-  // fs.writeSync on fd 1: no stdout stream to create, and the line is out before the process exits.
+  // fs.writeSync on fd 1: no stdout stream to create, and the line is out before the process exits. Nothing is
+  // left to do: process.exit skips the environment's teardown (about 0.3 ms of every kubectl command).
   writeSync(1, output);
+  process.exit(0);
 } else {
   void require('./cli.cjs').main();
 }

@@ -1,9 +1,11 @@
 /**
  * get-token's flags, declared once. kubelogin's names, defaults and order (kubelogin-compat.md §2), so that
- * every kubeconfig written for int128/kubelogin parses unchanged. The table feeds both parsers: commander
- * (help, full validation) and node:util parseArgs on the cache-hit path, which must not load commander.
+ * every kubeconfig written for int128/kubelogin parses unchanged. The table feeds commander (help, full
+ * validation); the cache-hit path (cli/cache-hit.ts) scans argv with a compact copy of its names and kinds, held
+ * equal to this table by a unit test, because this module's descriptions alone would cost every kubectl command
+ * start-up time.
  */
-import { CACHE_STORAGES, GRANT_TYPES, PKCE_METHODS, SETUP_OUTPUTS } from '../core/config.js';
+import { CACHE_STORAGES, GRANT_TYPES, PKCE_METHODS, SETUP_OUTPUTS, STATUS_OUTPUTS } from '../core/config.js';
 import { IDP_NAMES } from '../core/idp-presets.js';
 
 export type FlagKind =
@@ -173,7 +175,7 @@ const CACHE_FILTER_FLAGS: readonly FlagSpec[] = [
   { name: 'oidc-client-id', kind: 'string', description: 'Only the entries of this client ID (exact match)' },
 ];
 
-export const STATUS_OUTPUTS = ['text', 'json'] as const;
+export { STATUS_OUTPUTS };
 
 export const STATUS_FLAGS: readonly FlagSpec[] = /* @__PURE__ */ joinFlags(
   TOKEN_CACHE_DIR_FLAG,

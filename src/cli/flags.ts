@@ -5,9 +5,9 @@
  */
 import { PluginError } from '../core/errors.js';
 import { DEFAULT_EXPIRY_MARGIN_SEC } from '../core/token-policy.js';
-import { CACHE_STORAGES, GRANT_TYPES, PKCE_METHODS, SETUP_OUTPUTS, isLoopbackHost, type CacheConfig, type GetTokenConfig, type ListenAddress, type LoginConfig, type LoginSettings, type ProviderConfig, type ProviderTls, type SetupConfig } from '../core/config.js';
+import { CACHE_STORAGES, GRANT_TYPES, PKCE_METHODS, SETUP_OUTPUTS, STATUS_OUTPUTS, isLoopbackHost, type CacheConfig, type GetTokenConfig, type ListenAddress, type LoginConfig, type LoginSettings, type ProviderConfig, type ProviderTls, type SetupConfig } from '../core/config.js';
 import { IDP_NAMES, IDP_PRESETS } from '../core/idp-presets.js';
-import { STATUS_OUTPUTS, type RawFlags } from './flag-spec.js';
+import type { RawFlags } from './flag-spec.js';
 import type { CacheFilter } from '../core/cache-entry.js';
 import type { CleanConfig } from '../commands/clean.js';
 import type { StatusConfig } from '../commands/status.js';
@@ -18,7 +18,8 @@ export interface FlagEnvironment {
   KUBECACHEDIR?: string | undefined;
 }
 
-const DEFAULT_LISTEN_ADDRESSES = ['127.0.0.1:8000', '127.0.0.1:18000'];
+/** kubelogin's default --listen-address=127.0.0.1:8000,127.0.0.1:18000, already parsed (no regexes at start-up). */
+const defaultListenAddresses = (): ListenAddress[] => [{ host: '127.0.0.1', port: 8000 }, { host: '127.0.0.1', port: 18000 }];
 const DEFAULT_TIMEOUT_SEC = 180;
 const DEFAULT_BROWSER_RETRY_COOLDOWN_SEC = 60;
 
@@ -224,11 +225,28 @@ function parseProviderTls(raw: RawFlags, env: FlagEnvironment): ProviderTls {
  * `kubectl config set-credentials --exec-arg` splits on commas: split on both, and never send openid twice.
  */
 export function splitScopes(values: readonly string[]): string[] {
-  const scopes = values.flatMap((value) => value.split(/[\s,]+/)).filter((scope) => scope !== '' && scope !== 'openid');
-  return [...new Set(scopes)];
+  const scopes = new Set<string>();
+  for (const value of values) {
+    // Printable ASCII without spaces (the usual "email,groups") has only commas to split on: no regex at start-up
+    // (this runs on every cache hit).
+    for (const scope of isPrintableAscii(value) ? value.split(',') : value.split(/[\s,]+/)) {
+      if (scope !== '' && scope !== 'openid') scopes.add(scope);
+    }
+  }
+  return [...scopes];
+}
+
+function isPrintableAscii(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x21 || code > 0x7e) return false;
+  }
+  return true;
 }
 
 function checkIssuerUrl(issuerUrl: string): void {
+  // The usual https:// issuer: whether it parses is all that is left to check, and URL.canParse makes no URL object.
+  if (issuerUrl.startsWith('https://') && URL.canParse(issuerUrl)) return;
   let url: URL;
   try {
     url = new URL(issuerUrl);
@@ -259,7 +277,7 @@ function parseLogin(raw: RawFlags, env: FlagEnvironment): LoginConfig {
     username,
     password: str(raw, 'password') || undefined,
     browserRetryCooldownSec: integer(raw, 'browser-retry-cooldown-sec', DEFAULT_BROWSER_RETRY_COOLDOWN_SEC, 0),
-    listenAddresses: (addresses.length > 0 ? addresses : DEFAULT_LISTEN_ADDRESSES).map(parseListenAddress),
+    listenAddresses: addresses.length > 0 ? addresses.map(parseListenAddress) : defaultListenAddresses(),
     skipOpenBrowser: raw['skip-open-browser'] === true,
     browserCommand: str(raw, 'browser-command') || undefined,
     timeoutSec: integer(raw, 'authentication-timeout-sec', DEFAULT_TIMEOUT_SEC, 1),
@@ -310,21 +328,32 @@ export function expandHome(path: string | undefined, env: FlagEnvironment): stri
   return path;
 }
 
-function joinPath(...parts: string[]): string {
-  return parts.map((part, index) => (index === 0 ? part.replace(/\/+$/, '') : part.replace(/^\/+|\/+$/g, ''))).join('/');
+/** Joins with "/", dropping the slashes at the ends of each part (only the trailing ones of the first). */
+export function joinPath(...parts: string[]): string {
+  return parts.map((part, index) => trimSlashes(part, index > 0)).join('/');
+}
+
+function trimSlashes(part: string, leading: boolean): string {
+  let start = 0;
+  let end = part.length;
+  if (leading) while (start < end && part.charCodeAt(start) === 0x2f) start++;
+  while (end > start && part.charCodeAt(end - 1) === 0x2f) end--;
+  return part.slice(start, end);
 }
 
 function parseVerbosity(raw: RawFlags): number {
   return integer(raw, 'v', 0, 0);
 }
 
-function str(raw: RawFlags, name: string): string | undefined {
+// str, list and joinPath are shared with the cache-hit path (cache-hit.ts), which must accept and reject exactly what
+// parseGetTokenFlags does (test/unit/cache-hit.test.ts).
+export function str(raw: RawFlags, name: string): string | undefined {
   const value = raw[name];
   if (Array.isArray(value)) return value[value.length - 1];
   return typeof value === 'string' ? value : undefined;
 }
 
-function list(raw: RawFlags, name: string): string[] {
+export function list(raw: RawFlags, name: string): string[] {
   const value = raw[name];
   if (value === undefined || typeof value === 'boolean') return [];
   return Array.isArray(value) ? value : [value];

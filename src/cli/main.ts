@@ -3,21 +3,20 @@
  * Only this file and entry.ts touch argv, stdout and the exit code.
  */
 import { writeSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { isatty } from 'node:tty';
 import { CommanderError } from 'commander';
 import { cleanCache } from '../commands/clean.js';
-import { getToken, type TokenCache } from '../commands/get-token.js';
-import type { LoginConfig, ProviderConfig } from '../core/config.js';
 import { PluginError } from '../core/errors.js';
 import { formatExecCredential, parseExecInfo } from '../core/exec-credential.js';
 import { withCacheLock } from '../system/file-lock.js';
-import { createLogger, type Logger } from '../system/log.js';
-import { listCacheEntries, readCacheEntry, writeCacheEntry } from '../system/token-store.js';
-import { parseCleanFlags, parseGetTokenFlags, parseSetupFlags, parseStatusFlags, withClusterConfig } from './flags.js';
+import { createLogger } from '../system/log.js';
+import { listCacheEntries } from '../system/token-store.js';
+import { parseCleanFlags, parseSetupFlags, parseStatusFlags, withClusterConfig } from './flags.js';
 import type { KubeconfigWrite } from '../commands/setup.js';
-import type { IdentityProvider } from '../oidc/identity-provider.js';
 import { buildProgram, type ParsedCommand } from './program.js';
 import { renderError } from './render-error.js';
+import { loadIdentityProvider, runGetToken } from './run-get-token.js';
 
 declare const __PLUGIN_VERSION__: string;
 const VERSION = typeof __PLUGIN_VERSION__ === 'string' ? __PLUGIN_VERSION__ : '0.0.0-dev';
@@ -32,6 +31,11 @@ export interface CliIo {
 }
 
 export async function main(): Promise<void> {
+  // Node's fetch parses HTTP with a WebAssembly module that V8 recompiles in the background (TurboFan);
+  // a short-lived process then waits ~50 ms at exit for that recompile, after the token is already printed
+  // and while kubectl still waits (measured by npm run bench). Baseline-compiled code is plenty for a few
+  // small responses. Process-wide, so set here and never in the programmatic API.
+  setFlagsFromString('--liftoff-only');
   const controller = new AbortController();
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -88,15 +92,12 @@ async function runCommand(parsed: ParsedCommand, io: CliIo, help: string): Promi
   switch (parsed.name) {
     case 'get-token': {
       const execInfo = parseExecInfo(io.env['KUBERNETES_EXEC_INFO']);
-      const config = parseGetTokenFlags(withClusterConfig(parsed.raw, execInfo.cluster), io.env);
-      const log = createLogger(config.verbosity, io.stderr);
-      for (const warning of config.warnings) log.warn(warning);
-      const disk = config.cache.storage === 'disk';
-      const credential = await getToken(config, execInfo, {
-        cache: disk ? diskTokenCache(config.cache.dir, log, (config.login.timeoutSec + 60) * 1000) : undefined,
-        loginProvider: () => loadIdentityProvider(config.provider, config.login, disk ? config.cache.dir : undefined, log, io.signal, mayPrompt(io.env['KUBERNETES_EXEC_INFO'], execInfo.interactive)),
-        log,
-        now: Date.now,
+      const { credential } = await runGetToken(withClusterConfig(parsed.raw, execInfo.cluster), {
+        env: io.env,
+        execInfo,
+        write: io.stderr,
+        signal: io.signal,
+        interactive: mayPrompt(io.env['KUBERNETES_EXEC_INFO'], execInfo.interactive),
       });
       io.stdout(formatExecCredential(credential));
       return;
@@ -157,25 +158,6 @@ async function runCommand(parsed: ParsedCommand, io: CliIo, help: string): Promi
       io.stderr(`kubectl-oidc_login version ${VERSION} (node ${process.version} ${process.platform}_${process.arch})\n`);
       return;
   }
-}
-
-function diskTokenCache(dir: string, log: Logger, maxWaitMs: number): TokenCache {
-  return {
-    read(key, expected) {
-      const result = readCacheEntry(dir, key, expected);
-      if ('entry' in result) return result.entry;
-      if ('problem' in result) log.debug(`ignoring the cache entry: ${result.problem}`);
-      return undefined;
-    },
-    write: (entry) => writeCacheEntry(dir, entry),
-    withLock: (key, work) => withCacheLock(dir, key, { log, maxWaitMs, purpose: 'getting a token' }, work),
-  };
-}
-
-/** The OIDC code (openid-client and all) is loaded only here, never on a cache hit. */
-async function loadIdentityProvider(provider: ProviderConfig, login: LoginConfig, metadataCacheDir: string | undefined, log: Logger, signal: AbortSignal, interactive: boolean): Promise<IdentityProvider> {
-  const { createIdentityProvider } = await import('../oidc/identity-provider.js');
-  return createIdentityProvider({ provider, login, metadataCacheDir, log, signal, interactive });
 }
 
 /**

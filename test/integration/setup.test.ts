@@ -67,6 +67,7 @@ describe('setup reports what the API server will see', () => {
     expect(run.stderr).toContain('No problems found.');
     expect(run.stderr).toContain('kubectl config set-credentials oidc');
     expect(run.stderr).toContain('--exec-command=kubectl-oidc_login');
+    expect(run.stderr).toContain('The entry runs kubectl-oidc_login directly (command: kubectl-oidc_login), not through "kubectl oidc-login"');
     expect(run.stderr).toContain('## RBAC');
   });
 

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { withClusterConfig, parseGetTokenFlags, splitScopes } from '../../src/cli/flags.js';
+import { defaultCacheDir, expandHome, withClusterConfig, parseGetTokenFlags, splitScopes } from '../../src/cli/flags.js';
 import { buildProgram, type ParsedCommand } from '../../src/cli/program.js';
 import { GET_TOKEN_FLAGS, type RawFlags } from '../../src/cli/flag-spec.js';
+import { HIT_FLAG_KINDS, scanGetTokenArgs } from '../../src/cli/cache-hit.js';
 import { PluginError } from '../../src/core/errors.js';
 
 const env = { HOME: '/home/u' };
@@ -60,6 +61,32 @@ describe('get-token flags', () => {
 
   it('splits scopes on commas and spaces, drops openid and duplicates', () => {
     expect(splitScopes(['openid profile email', 'groups,offline_access', 'email'])).toEqual(['profile', 'email', 'groups', 'offline_access']);
+  });
+
+  it('splits scopes exactly as the regex /[\\s,]+/ does (the comma-only fast path included)', () => {
+    const reference = (values: string[]): string[] => [...new Set(values.flatMap((value) => value.split(/[\s,]+/)).filter((scope) => scope !== '' && scope !== 'openid'))];
+    const pieces = ['email', 'openid', ',', ',,', ' ', '\t', '\n', 'groups', 'é', '\u00a0', '\u2028', '\ufeff', 'a:b/c', '~', ''];
+    let seed = 3;
+    for (let round = 0; round < 500; round++) {
+      const values = Array.from({ length: 1 + (round % 3) }, () => {
+        let value = '';
+        for (let i = 0; i < 6; i++) {
+          seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+          value += pieces[seed % pieces.length];
+        }
+        return value;
+      });
+      expect(splitScopes(values), JSON.stringify(values)).toEqual(reference(values));
+    }
+  });
+
+  it('joins cache paths as before, whatever slashes HOME, KUBECACHEDIR or --token-cache-dir carry', () => {
+    const join = (...parts: string[]): string => parts.map((part, index) => (index === 0 ? part.replace(/\/+$/, '') : part.replace(/^\/+|\/+$/g, ''))).join('/');
+    for (const home of ['/home/u', '/home/u/', '/home/u//', '/', '//', 'rel', '/a//b//', 'C:\\Users\\u']) {
+      expect(defaultCacheDir({ HOME: home })).toBe(join(home, '.kube', 'cache', 'oidc-login'));
+      expect(defaultCacheDir({ HOME: '/h', KUBECACHEDIR: home })).toBe(join(home, 'oidc-login'));
+      for (const dir of ['~/tokens', '~//tokens/', '~/', '~///']) expect(expandHome(dir, { HOME: home })).toBe(join(home, dir.slice(2)));
+    }
   });
 
   it.each([
@@ -126,6 +153,50 @@ describe('get-token flags', () => {
     [[...base, '--oidc-client-secret', 's3cr3t', '--oidc-redirect-url=http://localhost:8000/callback', '--oidc-pkce-method=no', '--expiry-margin-sec=30']],
   ])('commander and parseArgs agree on %j', async (argv) => {
     expect(parseGetTokenFlags(await viaCommander(argv), env)).toEqual(parseGetTokenFlags(viaParseArgs(argv), env));
+  });
+
+  it.each([
+    [base],
+    [[...base, '--oidc-extra-scope=email', '--oidc-extra-scope', 'groups,offline_access', '-v1']],
+    [[...base, '--oidc-request-header=Origin=https://a', '--oidc-request-header', 'X-B=c=d', '--oidc-auth-request-extra-params=audience=k8s']],
+    [[...base, '--force-refresh', '--skip-open-browser', '--listen-address=127.0.0.1:0', '--v=2', '--token-cache-storage=none', '--logtostderr']],
+    [[...base, '--oidc-client-secret', 's3cr3t', '--oidc-redirect-url=http://localhost:8000/callback', '--oidc-pkce-method=no', '--expiry-margin-sec=30']],
+    [[...base, '--grant-type', 'password', '--username=jane', '--password', 'pw', '--login-hint=jane@example.com', '--token-cache-dir', '~/c']],
+    [[...base, '--oidc-extra-scope=', '--oidc-client-secret=', '--v', '0', '--oidc-use-access-token', '--insecure-skip-tls-verify', '--certificate-authority=/ca.pem']],
+  ])('the cache-hit reader (parseArgs with the compact flag table) reads %j as commander does, or hands over', async (argv) => {
+    const scanned = scanGetTokenArgs(['get-token', ...argv], 1);
+    if (!argv.includes('-v1')) expect(scanned).toBeDefined();
+    if (scanned !== undefined) expect(parseGetTokenFlags(scanned, env)).toEqual(parseGetTokenFlags(await viaCommander(argv), env));
+  });
+
+  it('the compact flag table of the cache-hit path knows every get-token flag, by how parseArgs reads it', () => {
+    const derived = GET_TOKEN_FLAGS.map((flag) => [flag.name, flag.kind === 'boolean' ? 0 : ['list', 'array', 'map'].includes(flag.kind) ? 2 : 1]);
+    expect([...HIT_FLAG_KINDS].map(([name, bits]) => [name, bits & 3]).sort()).toEqual(derived.sort());
+  });
+
+  it('the cache-hit reader reads exactly what parseArgs with the full flag table reads (every flag, every spelling)', () => {
+    const spellings = (name: string): string[][] => [[`--${name}`], [`--${name}=v`], [`--${name}=`], [`--${name}=a=b`], [`--${name}=-x`], [`--${name}`, 'v'], [`--${name}`, ''], [`--${name}`, '-x'], [`--${name}`, '--'], [`--${name}`, '--v=1'], [`--${name}=true`], [`--${name}=false`]];
+    const odd = [['--'], ['-v'], ['-v', '1'], ['-v1'], ['-v=1'], ['--unknown=1'], ['---v=1'], ['--no-force-refresh'], ['--__proto__=x'], ['--constructor'], ['--toString=x'], ['x'], ['-'], [''], ['--=x'], ['--V=1'], ['-- '], ['--v=1', '--'], ['--', '--v=1']];
+    const cases: string[][] = [[], ...odd];
+    for (const flag of GET_TOKEN_FLAGS) {
+      for (const spelling of spellings(flag.name)) {
+        cases.push(spelling, [...spelling, ...spelling], [...base, ...spelling, '--v=0']);
+      }
+    }
+    let scanned = 0;
+    for (const argv of cases) {
+      const hit = scanGetTokenArgs(['get-token', ...argv], 1);
+      if (hit === undefined) continue;
+      scanned++;
+      let parsed: RawFlags | Error;
+      try {
+        parsed = { ...viaParseArgs(argv) };
+      } catch (error) {
+        parsed = error as Error;
+      }
+      expect(parsed, JSON.stringify(argv)).toEqual(hit);
+    }
+    expect(scanned).toBeGreaterThan(GET_TOKEN_FLAGS.length * 10);
   });
 
   it('takes pflag-style --flag=false in the full CLI', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CacheEntry } from '../../src/core/cache-entry.js';
-import { decide, effectiveMarginMs, freshToken, usableToken } from '../../src/core/token-policy.js';
+import { decide, effectiveMarginMs, freshToken, timeClip, usableToken, usableTokenMs } from '../../src/core/token-policy.js';
 import { unsignedJwt } from '../support/jwt.js';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
@@ -95,5 +95,32 @@ describe('freshToken', () => {
     expect(freshToken({ idToken: expired, accessToken: undefined, refreshToken: undefined }, { ...options, nowMs: NOW })).toBeUndefined();
     const noExp = unsignedJwt({ iat: sec(NOW) });
     expect(freshToken({ idToken: noExp, accessToken: undefined, refreshToken: undefined }, { ...options, nowMs: NOW })).toBeUndefined();
+  });
+});
+
+describe('usableTokenMs (the cache-hit path: no Date)', () => {
+  it('is TimeClip, as new Date(ms).getTime()', () => {
+    for (const ms of [0, -0, 1.9, -1.9, 1e12 + 0.5, 8.64e15, -8.64e15, 8.64e15 + 1, -8.64e15 - 1, NaN, Infinity, -Infinity]) {
+      expect(Object.is(timeClip(ms), new Date(ms).getTime()), String(ms)).toBe(true);
+    }
+  });
+
+  it('agrees with usableToken, also on fractional and out-of-range claims', () => {
+    const cases = [
+      { iat: sec(NOW) - 600, exp: sec(NOW) + 3000 },
+      { iat: sec(NOW), exp: sec(NOW) + 41 },
+      { iat: sec(NOW) + 0.3, exp: sec(NOW) + 100.7 },
+      { exp: sec(NOW) + 61 },
+      { exp: sec(NOW) + 59 },
+      { iat: 0, exp: 9e12 },
+      { iat: 0, exp: 8.64e12 + 30 },
+      { exp: -5 },
+    ];
+    for (const claims of cases) {
+      const tokens = { idToken: unsignedJwt(claims), accessToken: undefined, refreshToken: undefined };
+      const viaDate = usableToken(tokens, options);
+      const viaMs = usableTokenMs(tokens, options);
+      expect(viaMs && { token: viaMs.token, expiresAt: new Date(viaMs.expiresAtMs) }, JSON.stringify(claims)).toEqual(viaDate);
+    }
   });
 });
