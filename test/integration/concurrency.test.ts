@@ -2,7 +2,12 @@
  * Many kubectl processes at once: one login per cache key, one refresh per rotating refresh token,
  * and recovery from a lock whose holder was killed.
  */
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { withCacheLock } from '../../src/system/file-lock.js';
+import { createLogger } from '../../src/system/log.js';
+import { REPO_ROOT } from '../support/build-tools.js';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useIdentityProvider, useTempDir } from '../support/fixtures.js';
@@ -25,6 +30,33 @@ function args(extra: string[] = [], browser = FAKE_BROWSER): string[] {
 }
 
 describe('concurrent get-token', () => {
+  it('a cache miss while another process holds the lock waits in the small entry and is served from the entry the holder writes, without loading the full CLI', async () => {
+    const first = await runPlugin(args());
+    expect(first.code, first.stderr).toBe(0);
+    const cacheDir = join(temp.path, 'cache');
+    const [entryName] = readdirSync(cacheDir).filter((name) => /^[0-9a-f]{32}$/.test(name));
+    const entryPath = join(cacheDir, entryName ?? '');
+    const saved = readFileSync(entryPath);
+    unlinkSync(entryPath);
+    const record = join(temp.path, 'loaded.json');
+    const preload = join(temp.path, 'record.cjs');
+    writeFileSync(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(record)}, JSON.stringify(Object.keys(require.cache))));`);
+    idp.resetCounts();
+    const silent = createLogger(0, () => {});
+    const { child } = await withCacheLock(cacheDir, entryName ?? '', { log: silent, maxWaitMs: 5_000, purpose: 'a test holding the lock' }, async () => {
+      const child = promisify(execFile)(process.execPath, ['--require', preload, join(REPO_ROOT, 'dist', 'kubectl-oidc_login.cjs'), ...args()], { env: { ...process.env, KUBERNETES_EXEC_INFO: '' } });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      // The holder's result lands before it releases the lock, as get-token writes the entry under the lock.
+      writeFileSync(entryPath, saved, { mode: 0o600 });
+      return { child };
+    });
+    const waiter = await child;
+    expect(JSON.parse(waiter.stdout) as { status: { token: string } }).toMatchObject({ status: { token: parseCredential(first).status.token } });
+    expect(waiter.stderr).toBe('');
+    expect((JSON.parse(readFileSync(record, 'utf8')) as string[]).some((path) => path.endsWith('cli.cjs'))).toBe(false);
+    expect(idp.counts.requests).toBe(0);
+  });
+
   it('16 parallel cold invocations make exactly one authorization and all print the same token', async () => {
     const runs = await Promise.all(Array.from({ length: 16 }, () => runPlugin(args())));
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
@@ -59,7 +91,8 @@ describe('concurrent get-token', () => {
     }
     // The killed holder's browser login did not complete: without this the browser-tab guard refuses to open another.
     const waiter = runPlugin(args(['--browser-retry-cooldown-sec=0']));
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // The waiter waits ~0.4 s in the small entry, then the full CLI names the holder after 1 s of waiting.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
     process.kill(holderPid, 'SIGKILL');
     const killedAt = Date.now();
     const held = await holder;
