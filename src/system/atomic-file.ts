@@ -1,5 +1,5 @@
-/** Replacing a file atomically (temp file, fsync, rename), mode 0600, in a 0700 directory. */
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+/** Replacing files atomically (temp file, fsync, rename); the token cache's files are 0600 in a 0700 directory. */
+import { chmodSync, closeSync, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** Creates dir with mode 0700, and tightens it if it exists with wider permissions. */
@@ -9,23 +9,27 @@ export function ensurePrivateDir(dir: string): void {
   if ((mode & 0o077) !== 0) chmodSync(dir, 0o700);
 }
 
-/**
- * Writes text to path so that readers, and a crash at any point, see either the old file or the new one.
- * Throws the underlying error; the temp file is removed on failure.
- */
+/** Writes text to path (0600) in a private directory, atomically: see replaceFileAtomically. */
 export function writeFileAtomically(path: string, text: string): void {
-  const dir = dirname(path);
-  ensurePrivateDir(dir);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  ensurePrivateDir(dirname(path));
+  replaceFileAtomically(path, text);
+}
+
+export interface NewFileOptions {
+  /** Default 0600; applied exactly, whatever the umask. */
+  mode?: number;
+  /** Give the file to this owner when run as another user (root); otherwise it stays ours. */
+  owner?: { uid: number; gid: number };
+}
+
+/**
+ * Writes data to path so that readers, and a crash at any point, see either the old file or the new one. The
+ * directory is left as it is. Throws the underlying error; the temp file is removed on failure.
+ */
+export function replaceFileAtomically(path: string, data: string | Buffer, options: NewFileOptions = {}): void {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   try {
-    // 'wx' never follows or reuses an existing file; the mode is set at creation.
-    const fd = openSync(temp, 'wx', 0o600);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    createFileExclusively(temp, data, options);
     renameSync(temp, path);
   } catch (error) {
     try {
@@ -34,5 +38,25 @@ export function writeFileAtomically(path: string, text: string): void {
       // never created, or already gone
     }
     throw error;
+  }
+}
+
+/** Creates path ('wx': never follows or reuses an existing file, EEXIST if there is one), writes and fsyncs data. */
+export function createFileExclusively(path: string, data: string | Buffer, options: NewFileOptions = {}): void {
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    const { owner } = options;
+    if (owner !== undefined && process.getuid?.() !== owner.uid) {
+      try {
+        fchownSync(fd, owner.uid, owner.gid);
+      } catch {
+        // only root can give a file away; the file then belongs to us
+      }
+    }
+    fchmodSync(fd, options.mode ?? 0o600);
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -11,29 +11,22 @@
  * mkdirs the same name, so the two exclude each other), after a backup, by temp file and rename.
  */
 import {
-  closeSync,
   existsSync,
-  fchmodSync,
-  fchownSync,
-  fsyncSync,
   lstatSync,
   mkdirSync,
-  openSync,
   readFileSync,
   readlinkSync,
   realpathSync,
-  renameSync,
   statSync,
-  unlinkSync,
-  writeSync,
   type Stats,
 } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, delimiter, dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import lockfile from 'proper-lockfile';
 import { isMap, isNode, isScalar, isSeq, parseDocument, stringify, type Document, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
 import { PluginError } from '../core/errors.js';
+import { createFileExclusively, replaceFileAtomically } from './atomic-file.js';
 
 export interface KubeconfigUserEntry {
   name: string;
@@ -114,7 +107,9 @@ export async function mergeKubeconfig(request: MergeRequest, options: MergeOptio
     if (text === original) return { ...result, backupPath: undefined };
     try {
       const backupPath = before === undefined ? undefined : writeBackup(target, before.bytes);
-      replaceFile(target, text, before?.stats);
+      // Not writeFileAtomically: that one also chmods the directory to 0700, which is wrong for a kubeconfig kept in a
+      // shared or project directory. An existing file keeps its mode (and owner, when run as root); a new one is 0600.
+      replaceFileAtomically(target, text, before === undefined ? {} : { mode: before.stats.mode & 0o7777, owner: before.stats });
       return { ...result, backupPath };
     } catch (error) {
       throw ioError(`could not write ${target}`, error);
@@ -580,50 +575,11 @@ function writeBackup(path: string, bytes: Buffer): string {
   for (let n = 0; ; n++) {
     const backup = n === 0 ? `${path}.bak` : `${path}.bak.${n}`;
     try {
-      writeNewFile(backup, bytes, 0o600);
+      createFileExclusively(backup, bytes);
       return backup;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || n >= 1000) throw error;
     }
-  }
-}
-
-/**
- * Temp file, fsync, rename: readers (kubectl) see the old file or the new one, never half of it. An existing
- * file keeps its mode (and owner, when run as root); a new one is 0600. Not writeFileAtomically: that one also
- * chmods an existing directory to 0700, which is wrong for a kubeconfig kept in a shared or project directory.
- */
-function replaceFile(path: string, text: string, previous: Stats | undefined): void {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  try {
-    writeNewFile(temp, Buffer.from(text, 'utf8'), previous === undefined ? 0o600 : previous.mode & 0o7777, previous);
-    renameSync(temp, path);
-  } catch (error) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // never created, or already renamed
-    }
-    throw error;
-  }
-}
-
-function writeNewFile(path: string, bytes: Buffer, mode: number, owner?: Stats): void {
-  const fd = openSync(path, 'wx', 0o600);
-  try {
-    if (owner !== undefined && process.getuid?.() !== owner.uid) {
-      try {
-        fchownSync(fd, owner.uid, owner.gid);
-      } catch {
-        // only root can give a file away; the file then belongs to us
-      }
-    }
-    // Exactly this mode, whatever the umask.
-    fchmodSync(fd, mode);
-    writeSync(fd, bytes);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 
