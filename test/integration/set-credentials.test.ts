@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildWiring, type WiringInput } from '../../src/core/wiring.js';
 import { useTempDir } from '../support/fixtures.js';
+import { claimMapping } from '../support/claim-mapping.js';
 
 const temp = useTempDir();
 
@@ -26,16 +27,7 @@ const ARGS = [
 
 function input(showSecrets: boolean, userName = 'oidc'): WiringInput {
   return {
-    mapping: {
-      issuerUrl: 'https://issuer.example.com/realms/main',
-      clientId: 'kubectl',
-      usernameClaim: 'email',
-      usernamePrefix: undefined,
-      groupsClaim: 'groups',
-      groupsPrefix: undefined,
-      requiredClaims: [],
-      signingAlgs: ['RS256'],
-    },
+    mapping: claimMapping({ issuerUrl: 'https://issuer.example.com/realms/main' }),
     kubeconfigUserName: userName,
     execArgs: ARGS,
     secretFlags: ['oidc-client-secret'],

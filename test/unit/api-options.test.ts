@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { toRawFlags, OPTION_FLAGS } from '../../src/api/options.js';
 import { OidcLoginError, execCredential, getToken, type GetTokenOptions } from '../../src/api/index.js';
-import { GET_TOKEN_FLAGS, type RawFlags } from '../../src/cli/flag-spec.js';
+import { GET_TOKEN_FLAGS } from '../../src/cli/flag-spec.js';
 import { parseGetTokenFlags } from '../../src/cli/flags.js';
-import { buildProgram, type ParsedCommand } from '../../src/cli/program.js';
+import { viaCommander } from '../support/parsers.js';
 import { cacheKeyFor } from '../../src/core/cache-key.js';
 
 const env = { HOME: '/home/u' };
@@ -15,16 +15,6 @@ const issuer = ['--oidc-issuer-url=https://issuer.example.com', '--oidc-client-i
 const base: GetTokenOptions = { issuerUrl: 'https://issuer.example.com', clientId: 'kubectl' };
 const caData = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64');
 
-/** Parses get-token argv with commander, as the CLI does. */
-async function viaCommander(argv: readonly string[]): Promise<RawFlags> {
-  let parsed: ParsedCommand | undefined;
-  const program = buildProgram('test', { writeOut: () => {}, writeErr: () => {} }, async (command) => {
-    parsed = command;
-  });
-  await program.parseAsync(['get-token', ...argv], { from: 'user' });
-  if (parsed === undefined) throw new Error('no command parsed');
-  return parsed.raw;
-}
 
 const SAME_SETTINGS: Array<[string, GetTokenOptions, string[]]> = [
   ['the required options only', base, issuer],

@@ -1,24 +1,13 @@
 import { parseArgs } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { defaultCacheDir, expandHome, withClusterConfig, parseGetTokenFlags, splitScopes } from '../../src/cli/flags.js';
-import { buildProgram, type ParsedCommand } from '../../src/cli/program.js';
 import { GET_TOKEN_FLAGS, type RawFlags } from '../../src/cli/flag-spec.js';
 import { HIT_FLAG_KINDS, scanGetTokenArgs } from '../../src/cli/cache-hit.js';
 import { PluginError } from '../../src/core/errors.js';
+import { viaCommander } from '../support/parsers.js';
 
 const env = { HOME: '/home/u' };
 const base = ['--oidc-issuer-url=https://issuer.example.com', '--oidc-client-id=kubectl'];
-
-/** Parses get-token argv with commander, as the full CLI does. */
-async function viaCommander(argv: string[]): Promise<RawFlags> {
-  let parsed: ParsedCommand | undefined;
-  const program = buildProgram('test', { writeOut: () => {}, writeErr: () => {} }, async (command) => {
-    parsed = command;
-  });
-  await program.parseAsync(['get-token', ...argv], { from: 'user' });
-  if (parsed === undefined) throw new Error('no command parsed');
-  return parsed.raw;
-}
 
 /** Parses get-token argv with node:util parseArgs, as the cache-hit path does. */
 function viaParseArgs(argv: string[]): RawFlags {

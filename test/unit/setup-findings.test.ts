@@ -4,19 +4,10 @@ import { parseSetupFlags } from '../../src/cli/flags.js';
 import { apiServerView, effectiveUsernamePrefix, type ClaimMapping } from '../../src/core/cluster-auth.js';
 import { IDP_PRESETS } from '../../src/core/idp-presets.js';
 import { findSetupProblems, type FindingInput } from '../../src/core/setup-findings.js';
+import { claimMapping } from '../support/claim-mapping.js';
 
 const ISSUER = 'https://idp.example.com';
-const mapping = (change: Partial<ClaimMapping> = {}): ClaimMapping => ({
-  issuerUrl: ISSUER,
-  clientId: 'kubectl',
-  usernameClaim: 'email',
-  usernamePrefix: undefined,
-  groupsClaim: 'groups',
-  groupsPrefix: undefined,
-  requiredClaims: [],
-  signingAlgs: ['RS256'],
-  ...change,
-});
+const mapping = (change: Partial<ClaimMapping> = {}): ClaimMapping => claimMapping({ issuerUrl: ISSUER, ...change });
 const CLAIMS = { iss: ISSUER, sub: 'u1', email: 'jane@example.com', email_verified: true, groups: ['dev'], iat: 1000, exp: 4600 };
 
 describe('apiServerView (kube-apiserver claim mapping)', () => {

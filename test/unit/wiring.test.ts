@@ -15,21 +15,12 @@ import {
   validateAuthenticationConfiguration,
   type WiringInput,
 } from '../../src/core/wiring.js';
+import { claimMapping } from '../support/claim-mapping.js';
 
 const ISSUER = 'https://issuer.example.com/realms/main';
 
 function mapping(overrides: Partial<ClaimMapping> = {}): ClaimMapping {
-  return {
-    issuerUrl: ISSUER,
-    clientId: 'kubectl',
-    usernameClaim: 'email',
-    usernamePrefix: undefined,
-    groupsClaim: 'groups',
-    groupsPrefix: undefined,
-    requiredClaims: [],
-    signingAlgs: ['RS256'],
-    ...overrides,
-  };
+  return claimMapping({ issuerUrl: ISSUER, ...overrides });
 }
 
 const EXEC_ARGS = [
