@@ -133,18 +133,8 @@ describe('get-token flags', () => {
     expect(config.warnings).toEqual(['--oidc-use-pkce is deprecated: use --oidc-pkce-method=S256']);
   });
 
-  // The cache-hit path and the full CLI must read a kubeconfig's arguments identically.
-  it.each([
-    [base],
-    [[...base, '--oidc-extra-scope=email', '--oidc-extra-scope', 'groups,offline_access', '-v1']],
-    [[...base, '--oidc-request-header=Origin=https://a', '--oidc-request-header', 'X-B=c=d', '--oidc-auth-request-extra-params=audience=k8s']],
-    [[...base, '--force-refresh', '--skip-open-browser', '--listen-address=127.0.0.1:0', '--v=2', '--token-cache-storage=none', '--logtostderr']],
-    [[...base, '--oidc-client-secret', 's3cr3t', '--oidc-redirect-url=http://localhost:8000/callback', '--oidc-pkce-method=no', '--expiry-margin-sec=30']],
-  ])('commander and parseArgs agree on %j', async (argv) => {
-    expect(parseGetTokenFlags(await viaCommander(argv), env)).toEqual(parseGetTokenFlags(viaParseArgs(argv), env));
-  });
-
-  it.each([
+  /** Argument lists as kubeconfigs spell them. */
+  const KUBECONFIG_ARGVS: string[][][] = [
     [base],
     [[...base, '--oidc-extra-scope=email', '--oidc-extra-scope', 'groups,offline_access', '-v1']],
     [[...base, '--oidc-request-header=Origin=https://a', '--oidc-request-header', 'X-B=c=d', '--oidc-auth-request-extra-params=audience=k8s']],
@@ -152,7 +142,14 @@ describe('get-token flags', () => {
     [[...base, '--oidc-client-secret', 's3cr3t', '--oidc-redirect-url=http://localhost:8000/callback', '--oidc-pkce-method=no', '--expiry-margin-sec=30']],
     [[...base, '--grant-type', 'password', '--username=jane', '--password', 'pw', '--login-hint=jane@example.com', '--token-cache-dir', '~/c']],
     [[...base, '--oidc-extra-scope=', '--oidc-client-secret=', '--v', '0', '--oidc-use-access-token', '--insecure-skip-tls-verify', '--certificate-authority=/ca.pem']],
-  ])('the cache-hit reader (parseArgs with the compact flag table) reads %j as commander does, or hands over', async (argv) => {
+  ];
+
+  // The cache-hit path and the full CLI must read a kubeconfig's arguments identically.
+  it.each(KUBECONFIG_ARGVS)('commander and parseArgs agree on %j', async (argv) => {
+    expect(parseGetTokenFlags(await viaCommander(argv), env)).toEqual(parseGetTokenFlags(viaParseArgs(argv), env));
+  });
+
+  it.each(KUBECONFIG_ARGVS)('the cache-hit reader (parseArgs with the compact flag table) reads %j as commander does, or hands over', async (argv) => {
     const scanned = scanGetTokenArgs(['get-token', ...argv], 1);
     if (!argv.includes('-v1')) expect(scanned).toBeDefined();
     if (scanned !== undefined) expect(parseGetTokenFlags(scanned, env)).toEqual(parseGetTokenFlags(await viaCommander(argv), env));
