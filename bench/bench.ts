@@ -108,7 +108,7 @@ try {
   // A snapshot of the built files, same layout: a concurrent `npm run build` (rm -rf dist) cannot break the run,
   // and what is checked below is exactly what is timed.
   const pkg = join(work, 'pkg');
-  for (const file of ['bin/kubectl-oidc_login', 'bin/package.json', 'dist/kubectl-oidc_login.cjs', 'dist/cli.cjs', 'dist/undici.cjs', 'dist/xdg-open']) {
+  for (const file of ['bin/kubectl-oidc_login', 'bin/package.json', 'dist/kubectl-oidc_login.cjs', 'dist/hit.cjs', 'dist/hit.cache', 'dist/cli.cjs', 'dist/lock.cjs', 'dist/undici.cjs', 'dist/xdg-open']) {
     mkdirSync(dirname(join(pkg, file)), { recursive: true });
     copyFileSync(join(root, file), join(pkg, file));
   }
@@ -137,7 +137,7 @@ try {
   const flags = ['get-token', '--oidc-issuer-url=https://issuer.example.com', '--oidc-client-id=kubectl', '--oidc-extra-scope=email,groups,offline_access', `--token-cache-dir=${cacheDir}`];
 
   const baseline: Variant = { id: 'baseline', label: 'node -e 0 (baseline)', cmd: NODE, args: ['-e', '0'], env };
-  const bundle: Variant = { id: 'bundle', label: 'node dist/kubectl-oidc_login.cjs get-token (bundle directly)', cmd: NODE, args: [BUNDLE, ...flags], env };
+  const bundle: Variant = { id: 'bundle', label: 'node dist/kubectl-oidc_login.cjs get-token (the command run by node directly)', cmd: NODE, args: [BUNDLE, ...flags], env };
   const bin: Variant = { id: 'bin', label: 'kubectl-oidc_login get-token (installed form: npm link to the bundle, env shebang)', cmd: BIN, args: flags, env };
   const fullCli: Variant = { id: 'fullcli', label: 'cache hit via the full CLI (-v1)', cmd: NODE, args: [BUNDLE, ...flags, '-v1'], env };
   const main: Variant[] = [

@@ -406,7 +406,7 @@ export async function runScenarios(options: ScenarioOptions): Promise<ScenarioRe
     const marks: Record<string, number | undefined>[] = [];
     for (let rep = 0; rep < settings.parallelRepeats; rep++) {
       const cacheDir = freshCacheDir();
-      const children = Array.from({ length: settings.parallelProcesses }, () => startChild(bin, pluginArgs(cacheDir, ['-v1']), pluginEnv, { gated: true, timeoutMs: 120_000 }));
+      const children = Array.from({ length: settings.parallelProcesses }, () => startChild(bin, pluginArgs(cacheDir), pluginEnv, { gated: true, timeoutMs: 120_000 }));
       // Let every shell reach its `read` before the gates open.
       await new Promise((resolve) => setTimeout(resolve, 300));
       idp.resetCounts();
@@ -447,7 +447,7 @@ export async function runScenarios(options: ScenarioOptions): Promise<ScenarioRe
       processes: settings.parallelProcesses, repeats: settings.parallelRepeats, wall: summarize(walls), spawnSpreadMs, authorizations, tokenRequests, distinctTokens,
       oneLoginMs, targetMs: oneLoginMs + 1000, timeline,
     };
-    console.log(`\n${result.processes} parallel cold invocations (empty cache, same flags as the logins, held at a gate and released at once), ` +
+    console.log(`\n${result.processes} parallel cold invocations (empty cache, the flags of a kubeconfig (no -v), held at a gate and released at once), ` +
       `${result.repeats} repeat(s); ms after the release:`);
     printTable(['event', 'median', 'min', 'max'], [
       ...timeline.map(phaseRow),

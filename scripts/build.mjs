@@ -1,7 +1,11 @@
-// Builds the shipped executable as two CommonJS bundles (CJS starts ~5 ms faster than ESM on Node 20):
-//   dist/kubectl-oidc_login.cjs  the cache-hit path only (node:fs and the core logic); also the installed command
-//                                itself (package.json "bin", with a #!/usr/bin/env node line): no shim file to load
+// Builds the shipped executable as CommonJS bundles (CJS starts ~5 ms faster than ESM on Node 20):
+//   dist/kubectl-oidc_login.cjs  the installed command (package.json "bin", with a #!/usr/bin/env node line): a few
+//                                lines that run dist/hit.cjs from its V8 code cache dist/hit.cache (src/cli/launch.ts)
+//   dist/hit.cjs                 the cache-hit path only (node:fs and the core logic); dist/hit.cache is written by
+//                                scripts/hit-code-cache.mjs after one real hit
 //   dist/cli.cjs                 the full CLI, loaded by the first one on a cache miss
+//   dist/lock.cjs                the entry lock (src/system/cache-lock.ts, proper-lockfile), shared by the two:
+//                                on a miss the entry takes the lock before it loads the CLI, and hands it over
 //   dist/undici.cjs              undici, loaded by the CLI only for a private CA, insecure TLS or a proxy
 //                                (inlined, its 1 MB would cost every cache miss ~10 ms of parsing)
 import { build } from 'esbuild';
@@ -28,8 +32,14 @@ const common = {
 await build({
   ...common,
   entryPoints: [join(root, 'src/cli/entry.ts')],
+  outfile: join(dist, 'hit.cjs'),
+  external: ['./cli.cjs', './lock.cjs'],
+  minify: true,
+});
+await build({
+  ...common,
+  entryPoints: [join(root, 'src/cli/launch.ts')],
   outfile: join(dist, 'kubectl-oidc_login.cjs'),
-  external: ['./cli.cjs'],
   minify: true,
   // npm links the command names of package.json "bin" to this file; `env` is the only portable way to find node.
   banner: { js: '#!/usr/bin/env node' },
@@ -44,8 +54,14 @@ await build({
   // bundled xdg-open script, copied next to the bundle below (libraries.md §6).
   define: { ...common.define, 'import.meta.url': '__bundleUrl' },
   banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [{ name: 'undici-chunk', setup: (b) => b.onResolve({ filter: /^undici$/ }, () => ({ path: './undici.cjs', external: true })) }],
+  plugins: [
+    { name: 'undici-chunk', setup: (b) => b.onResolve({ filter: /^undici$/ }, () => ({ path: './undici.cjs', external: true })) },
+    // One module instance for the entry and the CLI (Node's module cache), so that the CLI finds the lock the entry took.
+    { name: 'lock-chunk', setup: (b) => b.onResolve({ filter: /\/cache-lock\.js$/ }, () => ({ path: './lock.cjs', external: true })) },
+  ],
 });
+
+await build({ ...common, entryPoints: [join(root, 'src/system/cache-lock.ts')], outfile: join(dist, 'lock.cjs'), minify: true });
 
 await build({
   ...common,
@@ -67,4 +83,6 @@ await build({
   plugins: [{ name: 'undici-chunk', setup: (b) => b.onResolve({ filter: /^undici$/ }, () => ({ path: '../undici.cjs', external: true })) }],
 });
 await (await import('./build-api.mjs')).finishApi({ root, apiDist: join(dist, 'api') });
+// Last: the warm-up hit needs the bundles above.
+await (await import('./hit-code-cache.mjs')).writeHitCodeCache({ root, dist });
 console.error(`built dist/ (version ${version})`);

@@ -285,9 +285,9 @@ export interface HitEnvironment extends FlagEnvironment {
   KUBERNETES_EXEC_INFO?: string | undefined;
 }
 
-/** Filled in on a miss: the lock file of the entry, for waitForLockHolder. */
+/** Filled in on a miss that the cache could answer once the entry exists: where its lock is (cache-lock.ts). */
 export interface MissProbe {
-  lockPath?: string;
+  entry?: { dir: string; key: string };
 }
 
 /** The ExecCredential line to print, or undefined when the full CLI must take over. */
@@ -298,7 +298,7 @@ export function serveFromCache(argv: readonly string[], env: HitEnvironment, now
     const execInfo = raw && hitExecInfo(env.KUBERNETES_EXEC_INFO);
     const flags = execInfo && hitClusterConfig(raw as RawFlags, execInfo.cluster);
     const settings = flags && hitSettings(flags, env);
-    if (settings && probe) probe.lockPath = `${cacheFilePath(settings.dir, settings.key)}.lock`;
+    if (settings && probe) probe.entry = { dir: settings.dir, key: settings.key };
     const tokens = settings && readHitEntry(settings.dir, settings.key, settings.issuerUrl, settings.clientId);
     const usable = tokens && usableTokenMs(tokens, { nowMs, expiryMarginSec: settings.expiryMarginSec, useAccessToken: settings.useAccessToken });
     return execInfo && usable && formatExecCredential(buildExecCredential(execInfo, usable.token, usable.expiresAtMs));
@@ -307,32 +307,38 @@ export function serveFromCache(argv: readonly string[], env: HitEnvironment, now
   }
 }
 
-/** How long a miss waits here for another process's login before handing over to the full CLI. */
-const HOLDER_WAIT_MS = 400;
+/**
+ * How long a miss waits in the small entry for another process's login or refresh before handing over to the
+ * full CLI, which then waits on, saying for whom (system/file-lock.ts).
+ */
+export const HOLDER_WAIT_MS = 1_000;
 const HOLDER_POLL_MS = 10;
-/** As file-lock.ts: a lock untouched this long belongs to a dead process. */
-const LOCK_STALE_MS = 10_000;
+/** cache-lock.ts STALE_MS (a unit test keeps them equal): a lock untouched this long belongs to a dead process. */
+export const LOCK_STALE_MS = 10_000;
+
+/** How waitForLockHolder ended. */
+export type HolderWait = 'released' | 'stale' | 'still-held';
 
 /**
- * When another process holds the entry's lock (parallel kubectl commands after expiry, kubectl's version
- * dispatcher), wait for it here, in the small entry, re-reading the cache: loading the full CLI only to queue
- * on the lock costs each waiter ~25 ms of CPU, and 31 waiters on 2 cores delay the one login they all wait
- * for (npm run bench: 32 parallel cold invocations). After HOLDER_WAIT_MS, or when the lock is gone or stale,
- * the full CLI takes over (it says whom it waits for, and takes the lock itself).
+ * Waits, in the small entry, while another process holds the entry's lock (parallel kubectl commands after
+ * expiry, kubectl's version dispatcher), polling only the lock's stat: the holder writes the entry before it
+ * releases the lock, so 'released' means the cache may now answer. Loading the full CLI only to queue on the
+ * lock would cost each waiter ~25 ms of CPU, and 31 waiters on 2 cores delay the one login they all wait for
+ * (npm run bench: 32 parallel cold invocations). 'stale': the holder died (the lock may be taken over);
+ * 'still-held' after maxWaitMs.
  */
-export function waitForLockHolder(lockPath: string, serve: () => string | undefined): string | undefined {
+export function waitForLockHolder(lockPath: string, maxWaitMs: number = HOLDER_WAIT_MS): HolderWait {
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  const deadline = Date.now() + HOLDER_WAIT_MS;
-  while (Date.now() < deadline) {
+  const deadline = Date.now() + maxWaitMs;
+  for (;;) {
     let lockTouchedMs: number;
     try {
       lockTouchedMs = statSync(lockPath).mtimeMs;
     } catch {
-      return serve();
+      return 'released';
     }
-    if (Date.now() - lockTouchedMs > LOCK_STALE_MS) return undefined;
-    // Only the lock is polled (a stat); the holder writes the entry before it releases the lock.
+    if (Date.now() - lockTouchedMs > LOCK_STALE_MS) return 'stale';
+    if (Date.now() >= deadline) return 'still-held';
     Atomics.wait(sleeper, 0, 0, HOLDER_POLL_MS);
   }
-  return undefined;
 }

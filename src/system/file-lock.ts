@@ -2,20 +2,16 @@
  * One lock per cache key, held from the cache read through refresh or login to the cache write, so that
  * concurrent kubectl processes log in once and never refresh with the same rotating refresh token twice.
  *
- * proper-lockfile takes the lock with an atomic mkdir of `<key>.lock` and keeps its mtime fresh; a lock whose
- * holder was killed goes stale after STALE_MS and is taken over. The lock directory carries no data, so the
- * holder records its pid in the sidecar `<key>.lock.owner`, which a waiter names in its message.
+ * The lock itself is cache-lock.ts (proper-lockfile: an atomic mkdir of `<key>.lock`, kept fresh, taken over
+ * when stale); a lock the executable's entry already took for this process is adopted, not taken again. The
+ * lock directory carries no data, so the holder records its pid in the sidecar `<key>.lock.owner`, which a
+ * waiter names in its message.
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { PluginError } from '../core/errors.js';
 import type { Logger } from './log.js';
-import { ensurePrivateDir } from './atomic-file.js';
+import { cacheLockPath, takeCacheLock, takeHandedOverLock, type ReleaseLock } from './cache-lock.js';
 
-/** A lock untouched this long belongs to a dead process. The holder refreshes it every UPDATE_MS. */
-const STALE_MS = 10_000;
-const UPDATE_MS = 2_000;
 /** A waiter says whom it waits for after this long. */
 const WAIT_NOTICE_MS = 1_000;
 
@@ -34,23 +30,24 @@ interface LockOwner {
 }
 
 export async function withCacheLock<T>(dir: string, key: string, options: LockOptions, work: () => Promise<T>): Promise<T> {
-  ensurePrivateDir(dir);
-  const lockPath = join(dir, `${key}.lock`);
+  const lockPath = cacheLockPath(dir, key);
+  const ownerPath = `${lockPath}.owner`;
+  let release: ReleaseLock | undefined = takeHandedOverLock(lockPath);
+  if (release === undefined) release = await lockWaiting(dir, key, lockPath, options);
+  try {
+    writeOwner(ownerPath, { pid: process.pid, since: new Date().toISOString(), purpose: options.purpose });
+    return await work();
+  } finally {
+    removeQuietly(ownerPath);
+    await release().catch((error: Error) => options.log.debug(`could not release the lock ${lockPath}: ${error.message}`));
+  }
+}
+
+async function lockWaiting(dir: string, key: string, lockPath: string, options: LockOptions): Promise<ReleaseLock> {
   const ownerPath = `${lockPath}.owner`;
   const notice = setTimeout(() => options.log.info(`waiting for ${describeOwner(ownerPath)} (lock ${lockPath})`), WAIT_NOTICE_MS);
-  let release: () => Promise<void>;
   try {
-    release = await lockfile.lock(join(dir, key), {
-      realpath: false,
-      lockfilePath: lockPath,
-      stale: STALE_MS,
-      update: UPDATE_MS,
-      // Short, randomised, capped back-off: waiters queue behind one holder (libraries.md §5.2). `retry`
-      // precomputes one timeout per retry, so a huge count costs ~150 ms up front: 20 steps reach the
-      // 500 ms cap, `forever` repeats the last one, and maxRetryTime bounds the wait.
-      retries: { retries: 20, forever: true, factor: 1.2, minTimeout: 25, maxTimeout: 500, randomize: true, maxRetryTime: options.maxWaitMs },
-      onCompromised: (error) => options.log.warn(`lost the token cache lock ${lockPath}: ${error.message}`),
-    });
+    return await takeCacheLock(dir, key, options.maxWaitMs, (message) => options.log.warn(message));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
       throw new PluginError('ERR_LOCK', `gave up after ${Math.round(options.maxWaitMs / 1000)} s waiting for ${describeOwner(ownerPath)}`, {
@@ -61,13 +58,6 @@ export async function withCacheLock<T>(dir: string, key: string, options: LockOp
     throw new PluginError('ERR_LOCK', `could not lock the token cache ${lockPath}: ${(error as Error).message}`, { cause: error });
   } finally {
     clearTimeout(notice);
-  }
-  try {
-    writeOwner(ownerPath, { pid: process.pid, since: new Date().toISOString(), purpose: options.purpose });
-    return await work();
-  } finally {
-    removeQuietly(ownerPath);
-    await release().catch((error: Error) => options.log.debug(`could not release the lock ${lockPath}: ${error.message}`));
   }
 }
 

@@ -69,7 +69,7 @@ describe('the npm package', () => {
   it('holds the built plugin and nothing of the sources, tests or release builds', () => {
     const paths = pack.files.map((file) => file.path);
     const { bin } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-    for (const needed of ['package.json', 'README.md', 'LICENSE', 'dist/kubectl-oidc_login.cjs', 'dist/cli.cjs', 'dist/undici.cjs', 'dist/xdg-open', ...Object.values(bin)]) {
+    for (const needed of ['package.json', 'README.md', 'LICENSE', 'dist/kubectl-oidc_login.cjs', 'dist/hit.cjs', 'dist/hit.cache', 'dist/cli.cjs', 'dist/lock.cjs', 'dist/undici.cjs', 'dist/xdg-open', ...Object.values(bin)]) {
       expect(paths, needed).toContain(needed.replace(/^\.\//, ''));
     }
     expect(Object.keys(bin).sort()).toEqual(['kubectl-oidc_login', 'kubelogin']);

@@ -3,15 +3,16 @@
  * time. It may hand any invocation over to the full CLI, but whatever it answers itself must be what the full CLI
  * would answer: these tests hold hitSettings against parseGetTokenFlags (see flags.test.ts for the scanner).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hitClusterConfig, hitExecInfo, hitSettings, readHitEntry } from '../../src/cli/cache-hit.js';
+import { LOCK_STALE_MS, hitClusterConfig, hitExecInfo, hitSettings, readHitEntry, waitForLockHolder } from '../../src/cli/cache-hit.js';
 import type { RawFlags } from '../../src/cli/flag-spec.js';
 import { parseGetTokenFlags, withClusterConfig, type FlagEnvironment } from '../../src/cli/flags.js';
 import { serializeCacheEntry } from '../../src/core/cache-entry.js';
 import { cacheKeyFor } from '../../src/core/cache-key.js';
 import { parseExecInfo } from '../../src/core/exec-credential.js';
+import { STALE_MS } from '../../src/system/cache-lock.js';
 import { MAX_ENTRY_BYTES, cacheFilePath, readCacheEntry } from '../../src/system/token-store.js';
 import { makeTempDir } from '../support/plugin.js';
 
@@ -278,5 +279,28 @@ describe('cacheFilePath', () => {
   it.runIf(process.platform !== 'win32')('is path.join, also where it skips the call (plain absolute directories)', () => {
     const dirs = ['/home/u/.kube/cache/oidc-login', '/', '//', '/a/', '/a//b', '/a/./b', '/a/../b', '/a/.', '/a/..', '/a/.hidden/b', '/a/..b', '/a/b.', 'rel/dir', './rel', '', '~/x', '/a\\b', '/ä/ü'];
     for (const dir of dirs) expect(cacheFilePath(dir, '0123456789abcdef0123456789abcdef'), dir).toBe(posix.join(dir, '0123456789abcdef0123456789abcdef'));
+  });
+});
+
+describe('waitForLockHolder', () => {
+  const temp = makeTempDir('wait-for-holder-');
+  afterAll(() => temp.remove());
+
+  it('uses the stale limit of the lock itself (cache-lock.ts)', () => {
+    expect(LOCK_STALE_MS).toBe(STALE_MS);
+  });
+
+  it('answers released when the lock is gone, stale when its holder stopped refreshing it, still-held after the wait', () => {
+    const lock = join(temp.path, 'entry.lock');
+    expect(waitForLockHolder(lock, 1_000)).toBe('released');
+    mkdirSync(lock);
+    const old = (Date.now() - LOCK_STALE_MS - 1_000) / 1000;
+    utimesSync(lock, old, old);
+    expect(waitForLockHolder(lock, 1_000)).toBe('stale');
+    utimesSync(lock, new Date(), new Date());
+    const started = Date.now();
+    expect(waitForLockHolder(lock, 100)).toBe('still-held');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    rmSync(lock, { recursive: true });
   });
 });

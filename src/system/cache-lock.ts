@@ -1,0 +1,63 @@
+/**
+ * The lock of one cache entry, `<dir>/<key>.lock`, through proper-lockfile: an atomic mkdir whose mtime the
+ * holder keeps fresh; a lock untouched for STALE_MS belongs to a dead process and is taken over.
+ *
+ * This module is its own bundle, dist/lock.cjs (scripts/build.mjs), shared by the executable's small entry and
+ * the full CLI through Node's module cache. On a cache miss the entry takes the lock itself before it loads
+ * the full CLI (cli/entry.ts), so that of many parallel cold invocations only the one that will log in pays
+ * for loading it; it hands the held lock over with handOverLock, and file-lock.ts's withCacheLock adopts it
+ * with takeHandedOverLock instead of locking again. Errors are proper-lockfile's own (code ELOCKED when held):
+ * file-lock.ts turns them into the plugin's messages.
+ */
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { ensurePrivateDir } from './atomic-file.js';
+
+/** A lock untouched this long belongs to a dead process. The holder refreshes it every UPDATE_MS. */
+export const STALE_MS = 10_000;
+const UPDATE_MS = 2_000;
+
+export type ReleaseLock = () => Promise<void>;
+
+/** What the CLI's logger would print at level 0 (system/log.ts warn), for a lock taken before it exists. */
+function warnOnStderr(message: string): void {
+  process.stderr.write(`warning: ${message}\n`);
+}
+
+export function cacheLockPath(dir: string, key: string): string {
+  return join(dir, `${key}.lock`);
+}
+
+/**
+ * Takes the lock, waiting up to maxWaitMs with a short, randomised, capped back-off (waiters queue behind one
+ * holder, libraries.md §5.2), or not at all with maxWaitMs 0. Rejects with proper-lockfile's ELOCKED error when
+ * still held then; creates dir (0700) first. `warn` hears of a held lock that was lost (its directory removed, or taken over as stale).
+ */
+export async function takeCacheLock(dir: string, key: string, maxWaitMs: number, warn: (message: string) => void = warnOnStderr): Promise<ReleaseLock> {
+  const lockPath = cacheLockPath(dir, key);
+  ensurePrivateDir(dir);
+  return lockfile.lock(join(dir, key), {
+    realpath: false,
+    lockfilePath: lockPath,
+    stale: STALE_MS,
+    update: UPDATE_MS,
+    // `retry` precomputes one timeout per retry, so a huge count costs ~150 ms up front: 20 steps reach the
+    // 500 ms cap, `forever` repeats the last one, and maxRetryTime bounds the wait.
+    retries: maxWaitMs > 0 ? { retries: 20, forever: true, factor: 1.2, minTimeout: 25, maxTimeout: 500, randomize: true, maxRetryTime: maxWaitMs } : 0,
+    onCompromised: (error) => warn(`lost the token cache lock ${lockPath}: ${error.message}`),
+  });
+}
+
+/** Locks taken before the full CLI was loaded, by lock path, until the CLI adopts them. */
+const handedOver = new Map<string, ReleaseLock>();
+
+export function handOverLock(lockPath: string, release: ReleaseLock): void {
+  handedOver.set(lockPath, release);
+}
+
+/** The release of a lock this process already holds (handed over by the entry), once; else undefined. */
+export function takeHandedOverLock(lockPath: string): ReleaseLock | undefined {
+  const release = handedOver.get(lockPath);
+  handedOver.delete(lockPath);
+  return release;
+}
