@@ -5,9 +5,8 @@
  * with full checks, messages and the lock.
  *
  * Every byte and call here is start-up time on every kubectl command (`npm run bench`; README, Performance): no
- * commander (node:util parseArgs reads the flags), no flag descriptions (the compact table below), no Date, and
- * no error messages: the checks of
- * parseGetTokenFlags, parseExecInfo and readCacheEntry are repeated here as plain yes/no answers (a hit never
+ * commander (the small arg library reads the flags), no flag descriptions (the compact table below), no Date, and
+ * no error messages: the checks of parseGetTokenFlags, parseExecInfo and readCacheEntry are repeated here as plain yes/no answers (a hit never
  * reports anything; the full CLI does). test/unit/cache-hit.test.ts holds each of them against the original on
  * thousands of inputs, so a rule changed there and not here fails the tests.
  *
@@ -15,7 +14,7 @@
  * entry, never a torn one, and a hit writes nothing. Everything that may write takes the lock.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import arg from 'arg';
 import { CACHE_FORMAT, type TokenSet } from '../core/cache-entry.js';
 import { cacheKeyFor } from '../core/cache-key.js';
 import { GRANT_TYPES, PKCE_METHODS, isLoopbackHost } from '../core/config.js';
@@ -25,8 +24,6 @@ import { MAX_ENTRY_BYTES, cacheFilePath } from '../system/token-store.js';
 import type { RawFlags } from './flag-spec.js';
 import { CLUSTER_CONFIG_FLAGS, joinPath, list, splitScopes, str, type FlagEnvironment } from './flags.js';
 
-type ParseOptions = NonNullable<ParseArgsConfig['options']>;
-
 const SWITCH = 0;
 const VALUE = 1;
 const REPEATED = 2;
@@ -35,7 +32,7 @@ const KIND = 3;
 const HIT = 4;
 
 /**
- * get-token's flags (GET_TOKEN_FLAGS) by how parseArgs reads them (KIND bits): a switch (boolean), one value
+ * get-token's flags (GET_TOKEN_FLAGS) by how they are read (KIND bits): a switch (boolean), one value
  * (string: the last one wins), or a repeatable value (list, array, map); plus HIT for the flags hitSettings checks.
  * A unit test keeps the kinds equal to GET_TOKEN_FLAGS; a flag missing here is only slower (the full CLI answers),
  * never read differently.
@@ -56,28 +53,40 @@ export const HIT_FLAG_KINDS: ReadonlyMap<string, number> = new Map([
   ['one_output', SWITCH | HIT],
 ]);
 
-/** parseArgs options for get-token's flags, built once from the compact table (no descriptions on this path). */
-let parseOptions: ParseOptions | undefined;
-function getTokenParseOptions(): ParseOptions {
-  if (parseOptions !== undefined) return parseOptions;
-  const options: ParseOptions = {};
+/** arg's specification of get-token's flags, built once from the compact table (no descriptions on this path). */
+let argSpec: arg.Spec | undefined;
+function getTokenArgSpec(): arg.Spec {
+  if (argSpec !== undefined) return argSpec;
+  const spec: arg.Spec = { '-v': '--v' };
   for (const [name, flag] of HIT_FLAG_KINDS) {
     const kind = flag & KIND;
-    options[name] = { type: kind === SWITCH ? 'boolean' : 'string', multiple: kind === REPEATED, ...(name === 'v' ? { short: 'v' } : {}) };
+    spec[`--${name}`] = kind === SWITCH ? Boolean : kind === REPEATED ? [String] : String;
   }
-  parseOptions = options;
-  return options;
+  argSpec = spec;
+  return spec;
 }
 
 /**
- * The flags in args[from…], read by node:util parseArgs with get-token's flag table (strict, no positionals), as
- * the full CLI's table reads them (test/unit/flags.test.ts holds parseArgs against commander). Anything it
- * refuses returns undefined: the full CLI decides, with its messages.
+ * The flags in args[from…], read by the arg library with get-token's flag table (strict: an unknown flag, a
+ * positional or a missing value throws), as commander reads them in the full CLI (test/unit/flags.test.ts holds
+ * the two together). Anything it refuses returns undefined: the full CLI decides, with its messages.
+ *
+ * Why arg and not node:util parseArgs: parseArgs is Node-internal code outside the hit bundle's code cache, and
+ * costs ~0.65 ms of every kubectl command against ~0.25 ms (npm run bench, README: Performance).
  */
 export function scanGetTokenArgs(args: readonly string[], from: number): RawFlags | undefined {
+  const given = args.slice(from);
+  for (const item of given) {
+    // arg reads a switch given a value (--skip-open-browser=false) as set; commander reads it pflag-style.
+    const equals = item.indexOf('=');
+    if (equals > 2 && item.startsWith('--') && ((HIT_FLAG_KINDS.get(item.slice(2, equals)) ?? VALUE) & KIND) === SWITCH) return undefined;
+  }
   try {
-    const { values } = parseArgs({ args: args.slice(from), options: getTokenParseOptions(), strict: true, allowPositionals: false });
-    return values as RawFlags;
+    const result = arg(getTokenArgSpec(), { argv: given });
+    if (result._.length > 0) return undefined;
+    const raw: RawFlags = {};
+    for (const [name, value] of Object.entries(result)) if (name !== '_') raw[name.slice(2)] = value as string | boolean | string[];
+    return raw;
   } catch {
     return undefined;
   }
