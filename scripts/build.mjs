@@ -9,15 +9,17 @@
 //   dist/undici.cjs              undici, loaded by the CLI only for a private CA, insecure TLS or a proxy
 //                                (inlined, its 1 MB would cost every cache miss ~10 ms of parsing)
 import { build } from 'esbuild';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const dist = join(root, 'dist');
-rmSync(dist, { recursive: true, force: true });
-mkdirSync(dist, { recursive: true });
+const published = join(root, 'dist');
+// Built in a fresh directory, then moved into dist/ file by file (publish, below): a build never leaves dist/
+// missing or half-written for a plugin process or test that runs meanwhile (another build, npm test in parallel).
+const dist = mkdtempSync(join(root, '.dist-build-'));
+process.on('exit', () => rmSync(dist, { recursive: true, force: true }));
 
 const common = {
   bundle: true,
@@ -85,4 +87,33 @@ await build({
 await (await import('./build-api.mjs')).finishApi({ root, apiDist: join(dist, 'api') });
 // Last: the warm-up hit needs the bundles above.
 await (await import('./hit-code-cache.mjs')).writeHitCodeCache({ root, dist });
+publish(dist, published);
 console.error(`built dist/ (version ${version})`);
+
+/** Moves every file of from/ into to/ by rename (each replaced atomically), then removes what to/ has beyond it. */
+function publish(from, to) {
+  const built = new Set();
+  const move = (relative) => {
+    for (const entry of readdirSync(join(from, relative), { withFileTypes: true })) {
+      const path = join(relative, entry.name);
+      if (entry.isDirectory()) {
+        mkdirSync(join(to, path), { recursive: true });
+        move(path);
+      } else {
+        built.add(path);
+        renameSync(join(from, path), join(to, path));
+      }
+    }
+  };
+  mkdirSync(to, { recursive: true });
+  move('');
+  const prune = (relative) => {
+    for (const entry of readdirSync(join(to, relative), { withFileTypes: true })) {
+      const path = join(relative, entry.name);
+      if (entry.isDirectory()) prune(path);
+      else if (!built.has(path)) rmSync(join(to, path), { force: true });
+    }
+  };
+  prune('');
+  rmSync(from, { recursive: true, force: true });
+}

@@ -130,6 +130,8 @@ export interface IdpEvent {
   /** Authorization requests: the login_hint and prompt parameters as sent. */
   loginHint?: string;
   prompt?: string;
+  /** Authorization requests: the client_id parameter. */
+  clientId?: string;
 }
 
 /** Minimal typing of the parts of oidc-provider's Provider that tests may use. */
@@ -810,6 +812,8 @@ function acceptSelectAccount(req: IncomingMessage, event: IdpEvent): void {
   const url = new URL(req.url ?? '/', 'http://idp');
   const loginHint = url.searchParams.get('login_hint');
   const prompt = url.searchParams.get('prompt');
+  const clientId = url.searchParams.get('client_id');
+  if (clientId !== null) event.clientId = clientId;
   if (loginHint !== null) event.loginHint = loginHint;
   if (prompt === null) return;
   event.prompt = prompt;
