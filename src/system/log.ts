@@ -1,7 +1,7 @@
 /**
  * The stderr logger. stdout belongs to the ExecCredential alone, so every human-facing line goes here.
- * Level 0 prints only what the user must see; -v1 the login steps; -v2 HTTP requests. Tokens and codes
- * are never logged below level 3 (which prints a warning when chosen).
+ * Level 0 prints only what the user must see; -v1 the login steps; -v2 HTTP requests. Tokens, codes and
+ * secrets are logged at no level (test/integration/secrets-in-logs.test.ts runs a login and a refresh at -v9).
  */
 export interface Logger {
   readonly level: number;

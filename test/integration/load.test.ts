@@ -74,7 +74,8 @@ describe('load', () => {
       const distinct = new Set(runs.map((run) => parseCredential(run).status.token));
       expect(distinct.size, `${target.idp.issuer} ${target.clientId}`).toBe(1);
       for (const token of distinct) tokens.add(token);
-      expect(authorizationsFor(target), `${target.idp.issuer} ${target.clientId}`).toBe(1);
+      const events = target.idp.events.filter((event) => event.path === '/auth' || event.path === '/token');
+      expect(authorizationsFor(target), `${target.idp.issuer} ${target.clientId}: ${JSON.stringify(events)}\n${runs.map((run) => run.stderr).join('\n')}`).toBe(1);
     }
     expect(tokens.size).toBe(4);
     for (const idp of [providerA, providerB]) {
