@@ -2,7 +2,7 @@
  * Load: many kubectl processes at once over several providers and clients, and many cache hits in a row. The
  * plugin runs as the real built binary; logins are counted at the providers (oidc-provider), not by the plugin.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TestIdp } from '../support/identity-provider.js';
@@ -20,10 +20,9 @@ const secondClient = {
   response_types: ['code'],
 };
 
-// Short-lived tokens: the refresh test waits until they are inside the reuse margin (half the lifetime).
-const TOKEN_TTL_SEC = 4;
-const providerA = useIdentityProvider({ idTokenTtlSec: TOKEN_TTL_SEC, clients: [secondClient] });
-const providerB = useIdentityProvider({ idTokenTtlSec: TOKEN_TTL_SEC, clients: [secondClient] });
+// Tokens that outlive the test, however slow the machine: expiry is arranged by editing the entries (below).
+const providerA = useIdentityProvider({ idTokenTtlSec: 600, clients: [secondClient] });
+const providerB = useIdentityProvider({ idTokenTtlSec: 600, clients: [secondClient] });
 const temp = useTempDir();
 
 interface Target {
@@ -50,6 +49,23 @@ async function runInterleaved(targets: readonly Target[], perKey: number, cacheD
   const byTarget = new Map<Target, PluginRun[]>(targets.map((target) => [target, []]));
   runs.forEach((run, i) => byTarget.get(order[i] as Target)?.push(run));
   return byTarget;
+}
+
+/**
+ * Replaces the id_token of every entry in dir with one its provider signed that expired a minute ago, keeping the
+ * refresh token: the next get-token must refresh. (Waiting for real expiry would make the test depend on the
+ * machine's speed: a refreshed token must stay usable while all 64 processes run.)
+ */
+async function expireCachedIdTokens(dir: string, providers: readonly TestIdp[]): Promise<void> {
+  const now = Math.floor(Date.now() / 1000);
+  for (const name of readdirSync(dir).filter((file) => /^[0-9a-f]{32}$/.test(file))) {
+    const path = join(dir, name);
+    const entry = JSON.parse(readFileSync(path, 'utf8')) as { issuer: string; client_id: string; id_token: string; refresh_token?: string };
+    const idp = providers.find((provider) => provider.issuer === entry.issuer);
+    if (idp === undefined || typeof entry.refresh_token !== 'string') throw new Error(`unexpected entry ${name}`);
+    entry.id_token = await idp.mintToken({ aud: entry.client_id, iat: now - 600, exp: now - 60 });
+    writeFileSync(path, JSON.stringify(entry), { mode: 0o600 });
+  }
 }
 
 /** Authorization requests a provider accepted for one client (its events record the client_id of each /auth). */
@@ -90,8 +106,7 @@ describe('load', () => {
 
     // Then all 4 tokens expire: 64 parallel invocations refresh each key once, with its rotating refresh token,
     // and no provider refuses one as already used (which revokes the whole grant).
-    const waitMs = (TOKEN_TTL_SEC / 2) * 1000 + 300;
-    await new Promise((resolve) => setTimeout(resolve, waitMs));
+    await expireCachedIdTokens(cacheDir, [providerA, providerB]);
     providerA.resetCounts();
     providerB.resetCounts();
     const refreshed = await runInterleaved(targets, 16, cacheDir);
