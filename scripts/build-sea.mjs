@@ -89,10 +89,17 @@ const common = {
           if (resolved.kind !== 'dynamic-import') return undefined;
           if (builtins.has(resolved.path)) return { path: resolved.path, namespace: 'builtin' };
           if (resolved.path === 'undici') return { path: 'undici.cjs', namespace: 'sea-asset' };
+          // The keyring's native binding cannot be loaded by a SEA (no node_modules, no .node files): the import
+          // fails with this message, and get-token falls back to disk with a warning (src/system/keyring-store.ts).
+          if (resolved.path === '@napi-rs/keyring') return { path: resolved.path, namespace: 'sea-unavailable' };
           return undefined;
         });
         b.onLoad({ filter: /.*/, namespace: 'builtin' }, (loaded) => ({ contents: `module.exports = require(${JSON.stringify(loaded.path)});`, loader: 'js' }));
         b.onLoad({ filter: /.*/, namespace: 'sea-asset' }, (loaded) => ({ contents: assetModule(loaded.path), loader: 'js' }));
+        b.onLoad({ filter: /.*/, namespace: 'sea-unavailable' }, () => ({
+          contents: `throw new Error(${JSON.stringify('the standalone executable cannot load native modules; install the npm package kubectl-oidc-login to use the keyring')});`,
+          loader: 'js',
+        }));
       },
     },
   ],

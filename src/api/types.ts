@@ -6,7 +6,7 @@
 /** How to log in. `auto` is `password` when `username` is given, else `authcode`. */
 export type GetTokenGrantType = 'auto' | 'authcode' | 'authcode-keyboard' | 'password' | 'device-code' | 'client-credentials';
 export type GetTokenPkceMethod = 'auto' | 'no' | 'S256';
-export type GetTokenCacheStorage = 'disk' | 'none';
+export type GetTokenCacheStorage = 'disk' | 'keyring' | 'none';
 
 /**
  * Options of {@link getToken}: kubectl oidc-login get-token's flags, in camelCase, with the same defaults.
@@ -65,7 +65,11 @@ export interface GetTokenOptions {
   browserRetryCooldownSec?: number | undefined;
   /** `--token-cache-dir`. Default `$KUBECACHEDIR/oidc-login`, else `~/.kube/cache/oidc-login`: the CLI's cache. */
   tokenCacheDir?: string | undefined;
-  /** `--token-cache-storage`. Default `disk`; `none`: no cache and no lock, a login every time. */
+  /**
+   * `--token-cache-storage`. Default `disk`; `keyring`: the system keyring (Secret Service, macOS Keychain, Windows
+   * Credential Manager) through the native module @napi-rs/keyring (loaded only then), falling back to disk with a `warning:`
+   * message when it cannot be used; `none`: no cache and no lock, a login every time.
+   */
   tokenCacheStorage?: GetTokenCacheStorage | undefined;
   /** `--force-refresh`: refresh even when the cached token is valid. Default false. */
   forceRefresh?: boolean | undefined;

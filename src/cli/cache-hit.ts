@@ -146,6 +146,7 @@ export function hitSettings(raw: RawFlags, env: FlagEnvironment): HitSettings | 
   const dir = cacheDir !== undefined ? expandHome(cacheDir, home) : env.KUBECACHEDIR ? joinPath(env.KUBECACHEDIR, 'oidc-login') : home ? joinPath(home, '.kube', 'cache', 'oidc-login') : undefined;
   if (dir === undefined) return undefined;
   const storage = str(raw, 'token-cache-storage');
+  // none, and keyring: its hits go through the full CLI, so that this bundle never loads the native keyring module.
   if (storage !== undefined && storage !== 'disk') return undefined;
   const expiryMarginSec = wholeNumber(raw, 'expiry-margin-sec', DEFAULT_EXPIRY_MARGIN_SEC, 0);
   if (expiryMarginSec === undefined) return undefined;
@@ -260,14 +261,18 @@ export function hitClusterConfig(raw: RawFlags, cluster: Record<string, unknown>
 
 /**
  * The tokens of the entry readCacheEntry (system/token-store.ts) would return for key, or undefined where it
- * returns anything else (and for a file long enough to be over its size limit, which it checks in bytes).
+ * returns anything else. Symlinks are followed for reading, as there (token-store.ts says why).
  */
 export function readHitEntry(dir: string, key: string, issuer: string, clientId: string): TokenSet | undefined {
   let raw: unknown;
   try {
-    const text = readFileSync(cacheFilePath(dir, key), 'utf8');
-    if (text.length > MAX_ENTRY_BYTES / 3) return undefined;
-    raw = JSON.parse(text);
+    const path = cacheFilePath(dir, key);
+    // The one stat of a hit (~0.1 ms, its first call in the process), needed for correctness: readFileSync reads to the
+    // end, so without it a huge file (or a link to /dev/zero, a FIFO) would cost every kubectl command seconds and
+    // gigabytes, or hang it. A missing file is undefined here, without an exception.
+    const stats = statSync(path, { throwIfNoEntry: false });
+    if (stats === undefined || !stats.isFile() || stats.size > MAX_ENTRY_BYTES) return undefined;
+    raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch {
     return undefined;
   }
@@ -336,8 +341,7 @@ export type HolderWait = 'released' | 'stale' | 'still-held';
  * (npm run bench: 32 parallel cold invocations). 'stale': the holder died (the lock may be taken over);
  * 'still-held' after maxWaitMs.
  */
-export function waitForLockHolder(lockPath: string, maxWaitMs: number = HOLDER_WAIT_MS): HolderWait {
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+export async function waitForLockHolder(lockPath: string, maxWaitMs: number = HOLDER_WAIT_MS): Promise<HolderWait> {
   const deadline = Date.now() + maxWaitMs;
   for (;;) {
     let lockTouchedMs: number;
@@ -348,6 +352,7 @@ export function waitForLockHolder(lockPath: string, maxWaitMs: number = HOLDER_W
     }
     if (Date.now() - lockTouchedMs > LOCK_STALE_MS) return 'stale';
     if (Date.now() >= deadline) return 'still-held';
-    Atomics.wait(sleeper, 0, 0, HOLDER_POLL_MS);
+    // On a timer, not blocking the thread (Atomics.wait): a SIGINT or SIGTERM is handled at once (entry.ts).
+    await new Promise((resolve) => setTimeout(resolve, HOLDER_POLL_MS));
   }
 }

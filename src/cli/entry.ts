@@ -42,6 +42,8 @@ function loadCli(): void {
  */
 async function lockThenLoadCli(dir: string, key: string): Promise<void> {
   const lock = require('./lock.cjs');
+  // SIGINT and SIGTERM end this process at once, the lock let go, until the full CLI handles them itself.
+  const stopHandlingSignals = lock.exitOnInterrupt();
   const lockPath = lock.cacheLockPath(dir, key);
   for (let round = 0; round < LOCK_ROUNDS; round++) {
     let release: (() => Promise<void>) | undefined;
@@ -60,11 +62,13 @@ async function lockThenLoadCli(dir: string, key: string): Promise<void> {
       lock.handOverLock(lockPath, release);
       break;
     }
-    const waited = waitForLockHolder(lockPath);
+    const waited = await waitForLockHolder(lockPath);
     if (waited === 'still-held') break;
     const written = serveFromCache(argv, process.env, Date.now());
     if (written !== undefined) print(written);
     // Released without a usable token (the holder failed), or stale (the holder died): try to lock again.
   }
+  // The CLI sets up its own handlers as it starts, before any signal can be handled (its loading is synchronous).
+  stopHandlingSignals();
   loadCli();
 }

@@ -104,7 +104,7 @@ export const CACHE_FLAGS: readonly FlagSpec[] = [
     defaultText: '~/.kube/cache/oidc-login, or $KUBECACHEDIR/oidc-login',
     description: 'Directory of the token cache',
   },
-  { name: 'token-cache-storage', kind: 'string', choices: CACHE_STORAGES, defaultText: 'disk', description: 'Where tokens are kept: "disk", or "none" (log in every time)' },
+  { name: 'token-cache-storage', kind: 'string', choices: CACHE_STORAGES, defaultText: 'disk', description: 'Where tokens are kept: "disk", "keyring" (the system keyring; falls back to disk with a warning when it cannot be used), or "none" (log in every time)' },
   { name: 'force-refresh', kind: 'boolean', description: 'Refresh the token even when the cached one is still valid' },
   {
     name: 'expiry-margin-sec',

@@ -10,6 +10,7 @@ import { cleanCache } from '../commands/clean.js';
 import { PluginError } from '../core/errors.js';
 import { formatExecCredential, parseExecInfo } from '../core/exec-credential.js';
 import { withCacheLock } from '../system/file-lock.js';
+import { keyringStatusListing, openSystemKeyring } from '../system/keyring-store.js';
 import { createLogger } from '../system/log.js';
 import { listCacheEntries } from '../system/token-store.js';
 import { parseCleanFlags, parseSetupFlags, parseStatusFlags, withClusterConfig } from './flags.js';
@@ -42,8 +43,12 @@ export async function main(): Promise<void> {
     if (interrupted) process.exit(1);
     interrupted = true;
     controller.abort(new PluginError('ERR_INTERRUPTED', `interrupted by ${signal}`));
-    // The login unwinds (lock released, port closed) within moments; never linger longer than a second.
-    setTimeout(() => process.exit(1), 1000).unref();
+    // The login unwinds (lock released, port closed) within moments; never linger longer than a second (the lock
+    // is then removed at exit: cache-lock.ts), and say why.
+    setTimeout(() => {
+      process.stderr.write(renderError(controller.signal.reason, 0));
+      process.exit(1);
+    }, 1000).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -135,8 +140,12 @@ async function runCommand(parsed: ParsedCommand, io: CliIo, help: string): Promi
     case 'status': {
       const config = parseStatusFlags(parsed.raw, io.env);
       const { buildStatusReport, formatStatusJson, formatStatusText } = await import('../commands/status.js');
+      const files = listCacheEntries(config.dir);
+      // The keyring's items too (--token-cache-storage=keyring), when it can be read: system/keyring-store.ts.
+      const keyring = await keyringStatusListing(config.dir, openSystemKeyring, createLogger(config.verbosity, io.stderr));
+      const listing = { entries: [...files.entries, ...keyring.entries.map((listed) => ({ ...listed, storage: 'keyring' as const }))], unreadable: [...files.unreadable, ...keyring.unreadable] };
       const nowMs = Date.now();
-      const report = buildStatusReport(listCacheEntries(config.dir), { cacheDir: config.dir, filter: config.filter, nowMs });
+      const report = buildStatusReport(listing, { cacheDir: config.dir, filter: config.filter, nowMs });
       io.stdout(config.output === 'json' ? formatStatusJson(report) : formatStatusText(report, nowMs));
       return;
     }
@@ -151,6 +160,7 @@ async function runCommand(parsed: ParsedCommand, io: CliIo, help: string): Promi
           return { revoke: (request, refreshToken) => revokeRefreshToken({ ...request, tls: config.tls }, refreshToken, { metadataCacheDir: config.dir, log, env: io.env }) };
         },
         reportError: (error) => io.stderr(renderError(error, config.verbosity)),
+        openKeyring: openSystemKeyring,
       });
       return outcome.failed > 0 ? 1 : 0;
     }

@@ -115,6 +115,7 @@ export function buildProgram(version: string, io: ProgramIo, onCommand: (parsed:
       'issuer, client ID, extra scopes, subject and email (read from the cached token, not verified), when the token\n' +
       'kubectl gets expires (relative, and RFC 3339 UTC), whether a refresh token is held, and the cache file.\n' +
       'Files that get-token would not use are listed as unreadable, with the reason. Token values are never printed.\n' +
+      'Entries in the system keyring (--token-cache-storage=keyring) are listed too, as storage "keyring".\n' +
       'Output on stdout; --output=json prints one object {cacheDir, entries, unreadable}. Exit code 0 unless the\n' +
       'directory cannot be read.',
   );
@@ -123,7 +124,8 @@ export function buildProgram(version: string, io: ProgramIo, onCommand: (parsed:
     'after',
     '\nWithout filters it deletes the files kubectl-oidc_login wrote in the cache directory (entries, provider metadata,\n' +
       'locks), as kubelogin does, but leaves any other file alone. With --oidc-issuer-url and/or --oidc-client-id it\n' +
-      'deletes only the matching entries (and their lock files) and keeps the rest.\n' +
+      'deletes only the matching entries (and their lock files) and keeps the rest. Entries in the system keyring\n' +
+      '(--token-cache-storage=keyring, service kubectl-oidc-login) are deleted the same way.\n' +
       'With --revoke, each refresh token is revoked at its provider first (RFC 7009), which ends the session there;\n' +
       'a provider without a revocation endpoint is named and its entries are deleted anyway. When a revocation fails,\n' +
       'that entry is kept (run the command again later) and the exit code is 1. Each entry is handled under its lock,\n' +

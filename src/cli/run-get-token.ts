@@ -9,6 +9,7 @@ import type { LoginConfig, ProviderConfig } from '../core/config.js';
 import type { ExecCredential, ExecInfo } from '../core/exec-credential.js';
 import type { IdentityProvider } from '../oidc/identity-provider.js';
 import { withCacheLock } from '../system/file-lock.js';
+import { diskSide, keyringTokenCache, openSystemKeyring } from '../system/keyring-store.js';
 import { createLogger, type Logger } from '../system/log.js';
 import { readCacheEntry, writeCacheEntry } from '../system/token-store.js';
 import type { RawFlags } from './flag-spec.js';
@@ -39,11 +40,13 @@ export async function runGetToken(raw: RawFlags, run: GetTokenRun): Promise<GetT
   const config = parseGetTokenFlags(raw, run.env);
   const log = createLogger(config.verbosity, run.write);
   for (const warning of config.warnings) log.warn(warning);
-  const disk = config.cache.storage === 'disk';
+  const { storage, dir } = config.cache;
+  const maxWaitMs = (config.login.timeoutSec + 60) * 1000;
   let source: TokenSource = 'cache';
   const credential = await getToken(config, run.execInfo, {
-    cache: disk ? diskTokenCache(config.cache.dir, log, (config.login.timeoutSec + 60) * 1000, run.signal) : undefined,
-    loginProvider: async () => observed(await loadIdentityProvider(config.provider, config.login, disk ? config.cache.dir : undefined, log, run.signal, run.interactive), (how) => (source = how)),
+    cache: storage === 'disk' ? diskTokenCache(dir, log, maxWaitMs, run.signal) : storage === 'keyring' ? keyringCache(dir, log, maxWaitMs, run.signal) : undefined,
+    // Provider metadata is no secret: with keyring storage it is cached in the cache directory too, next to the locks.
+    loginProvider: async () => observed(await loadIdentityProvider(config.provider, config.login, storage !== 'none' ? dir : undefined, log, run.signal, run.interactive), (how) => (source = how)),
     log,
     now: Date.now,
   });
@@ -74,12 +77,27 @@ function diskTokenCache(dir: string, log: Logger, maxWaitMs: number, signal: Abo
       return undefined;
     },
     write: (entry) => writeCacheEntry(dir, entry),
-    // Aborted while waiting for the lock: let go of it at once rather than start a login.
-    withLock: (key, work) => withCacheLock(dir, key, { log, maxWaitMs, purpose: 'getting a token' }, () => {
-      signal.throwIfAborted();
-      return work();
-    }),
+    withLock: cacheLock(dir, log, maxWaitMs, signal),
   };
+}
+
+/**
+ * --token-cache-storage=keyring: entries in the system keyring, with the disk as fallback (system/keyring-store.ts),
+ * under the same lock file in the cache directory as the disk cache. The native keyring module is loaded on the first
+ * read, under the lock; never for disk or none.
+ */
+function keyringCache(dir: string, log: Logger, maxWaitMs: number, signal: AbortSignal): TokenCache {
+  const store = keyringTokenCache({ openKeyring: openSystemKeyring, disk: diskSide(dir), log });
+  return { read: store.read, write: store.write, withLock: cacheLock(dir, log, maxWaitMs, signal) };
+}
+
+function cacheLock(dir: string, log: Logger, maxWaitMs: number, signal: AbortSignal): TokenCache['withLock'] {
+  // Aborted while waiting for the lock: let go of it at once rather than start a login.
+  // A cache directory that cannot be written takes no lock: the token is still printed (the write warns).
+  return (key, work) => withCacheLock(dir, key, { log, maxWaitMs, purpose: 'getting a token', signal, unlockedIfUnwritable: true }, () => {
+    signal.throwIfAborted();
+    return work();
+  });
 }
 
 /** The OIDC code (openid-client and all) is loaded only here, never on a cache hit. */

@@ -20,10 +20,10 @@ import type { Logger } from '../system/log.js';
 import { isProcessRunning, judgeLoginMarker, loginMarkerPath, readLoginMarker, removeLoginMarker, writeLoginMarker, type LoginMarker } from '../system/login-marker.js';
 
 export interface TokenCache {
-  /** The entry for key, or undefined (a corrupt or unreadable entry is a miss, reported at -v1). */
-  read(key: string, expected: { issuer: string; clientId: string }): CacheEntry | undefined;
-  /** Throws PluginError ERR_CACHE. */
-  write(entry: CacheEntry): void;
+  /** The entry for key, or undefined (a corrupt or unreadable entry is a miss, reported at -v1). Async for the keyring. */
+  read(key: string, expected: { issuer: string; clientId: string }): CacheEntry | undefined | Promise<CacheEntry | undefined>;
+  /** Throws (or rejects with) PluginError ERR_CACHE. */
+  write(entry: CacheEntry): void | Promise<void>;
   withLock<T>(key: string, work: () => Promise<T>): Promise<T>;
 }
 
@@ -53,7 +53,7 @@ export async function getToken(config: GetTokenConfig, execInfo: ExecInfo, deps:
   }
 
   return cache.withLock(key, async () => {
-    const entry = cache.read(key, { issuer: provider.issuerUrl, clientId: provider.clientId });
+    const entry = await cache.read(key, { issuer: provider.issuerUrl, clientId: provider.clientId });
     const decision = decide(entry, {
       nowMs: deps.now(),
       forceRefresh: config.cache.forceRefresh,
@@ -72,6 +72,8 @@ export async function getToken(config: GetTokenConfig, execInfo: ExecInfo, deps:
         tokens = await loginProvider.refresh(decision.refreshToken);
         log.debug('refreshed the token');
       } catch (error) {
+        // Interrupted (SIGINT, SIGTERM): no login after it.
+        if (error instanceof PluginError && error.code === 'ERR_INTERRUPTED') throw error;
         // kubelogin falls back silently, and the browser "opens out of nowhere" (kubelogin #683): say why.
         log.warn(`${error instanceof Error ? error.message : String(error)}; logging in again`);
       }
@@ -82,7 +84,7 @@ export async function getToken(config: GetTokenConfig, execInfo: ExecInfo, deps:
     removeLoginMarker(config.cache.dir, key);
     const credential = credentialFor(tokens);
     try {
-      cache.write({
+      await cache.write({
         key,
         issuer: provider.issuerUrl,
         clientId: provider.clientId,

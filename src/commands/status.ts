@@ -5,11 +5,22 @@
  *
  * Token values never appear in either output: only facts read from them (subject, email, expiry) and
  * whether a refresh token is held.
+ *
+ * Entries of --token-cache-storage=keyring come in the same listing, marked `storage: 'keyring'`, their `file`
+ * naming the item (`keyring:kubectl-oidc-login/<key>`, system/keyring-store.ts).
  */
 import { describeCacheFilter, matchesCacheFilter, type CacheEntry, type CacheFilter } from '../core/cache-entry.js';
 import { credentialToken } from '../core/token-policy.js';
 import { readTokenIdentity, readTokenTimes } from '../core/token-claims.js';
-import type { CacheListing, UnreadableEntry } from '../system/token-store.js';
+import type { ListedEntry, UnreadableEntry } from '../system/token-store.js';
+
+export type CacheStorageKind = 'disk' | 'keyring';
+
+/** The token cache files (system/token-store.ts listCacheEntries) and keyring items, the latter with storage 'keyring'. */
+export interface StatusListing {
+  entries: Array<ListedEntry & { storage?: CacheStorageKind }>;
+  unreadable: UnreadableEntry[];
+}
 
 export type StatusOutput = 'text' | 'json';
 
@@ -22,8 +33,9 @@ export interface StatusConfig {
 
 /** One cache entry as reported; the field names are those of `--output json`. */
 export interface StatusEntry {
-  /** The cache key, which is the file name. */
+  /** The cache key, which is the file name (the keyring item's account). */
   key: string;
+  /** The entry file; for a keyring entry, `keyring:<service>/<key>`. */
   file: string;
   issuer: string;
   clientId: string;
@@ -38,7 +50,7 @@ export interface StatusEntry {
   /** True when expiresAt has passed, and when it is null (get-token would not reuse such a token). */
   expired: boolean;
   refreshToken: boolean;
-  storage: 'disk';
+  storage: CacheStorageKind;
   savedAt: string;
 }
 
@@ -52,10 +64,10 @@ export interface StatusReport {
   filteredOut: number;
 }
 
-export function buildStatusReport(listing: CacheListing, options: { cacheDir: string; filter: CacheFilter; nowMs: number }): StatusReport {
+export function buildStatusReport(listing: StatusListing, options: { cacheDir: string; filter: CacheFilter; nowMs: number }): StatusReport {
   const matching = listing.entries.filter(({ entry }) => matchesCacheFilter(entry, options.filter));
   const entries = matching
-    .map(({ file, entry }) => describeEntry(file, entry, options.nowMs))
+    .map(({ file, entry, storage }) => describeEntry(file, entry, storage ?? 'disk', options.nowMs))
     .sort((a, b) => compare(a.issuer, b.issuer) || compare(a.clientId, b.clientId) || compare(a.file, b.file));
   return {
     cacheDir: options.cacheDir,
@@ -67,7 +79,7 @@ export function buildStatusReport(listing: CacheListing, options: { cacheDir: st
   };
 }
 
-function describeEntry(file: string, entry: CacheEntry, nowMs: number): StatusEntry {
+function describeEntry(file: string, entry: CacheEntry, storage: CacheStorageKind, nowMs: number): StatusEntry {
   const token = credentialToken(entry, entry.useAccessToken);
   const times = token === undefined ? undefined : readTokenTimes(token);
   // The identity comes from the token kubectl gets; access tokens often lack email, the ID token has it.
@@ -85,7 +97,7 @@ function describeEntry(file: string, entry: CacheEntry, nowMs: number): StatusEn
     expiresAt: times === undefined ? null : rfc3339(times.expiresAtMs),
     expired: times === undefined || times.expiresAtMs <= nowMs,
     refreshToken: entry.refreshToken !== undefined,
-    storage: 'disk',
+    storage,
     savedAt: entry.savedAt,
   };
 }
@@ -122,7 +134,7 @@ function formatEntry(entry: StatusEntry, nowMs: number): string {
     [entry.tokenType, describeExpiry(entry, nowMs)],
     ['refresh token', entry.refreshToken ? 'yes' : 'no'],
     ['storage', `${entry.storage}, saved ${normalizeTime(entry.savedAt)}`],
-    ['cache file', entry.file],
+    entry.storage === 'keyring' ? ['keyring item', entry.file] : ['cache file', entry.file],
   ];
   return `${entry.issuer} (client ${entry.clientId})\n${rows.map(([label, value]) => `  ${`${label}:`.padEnd(15)} ${value}\n`).join('')}`;
 }

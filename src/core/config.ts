@@ -2,7 +2,7 @@
 import type { IdpName } from './idp-presets.js';
 
 export const PKCE_METHODS = ['auto', 'no', 'S256'] as const;
-export const CACHE_STORAGES = ['disk', 'none'] as const;
+export const CACHE_STORAGES = ['disk', 'keyring', 'none'] as const;
 
 export type PkceMethod = (typeof PKCE_METHODS)[number];
 /** kubelogin's grant types; auto is password when --username is given, else authcode. */

@@ -49,7 +49,7 @@ export function createIdentityProvider(options: IdentityProviderOptions): Identi
   const { provider, log } = options;
   let lastSession: ProviderSession | undefined;
   const open = async (fresh: boolean): Promise<ProviderSession> => {
-    lastSession = await openProviderSession(provider, { cacheDir: options.metadataCacheDir, fresh, log });
+    lastSession = await openProviderSession(provider, { cacheDir: options.metadataCacheDir, fresh, log, signal: options.signal });
     return lastSession;
   };
   return {

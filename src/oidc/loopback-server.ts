@@ -47,14 +47,26 @@ export async function startLoopbackServer(options: LoopbackServerOptions): Promi
   server.requestTimeout = 10_000;
   const port = await listenOnFirstFree(server, options.addresses, options.log);
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  // Errors after listening (accept failing when out of file descriptors) must not end the login: no 'error'
+  // listener would make them an uncaught exception.
+  server.on('error', (error) => options.log.debug(`callback server: ${error.message}`));
+  // Oversize requests (URL and headers over Node's 16 KiB maxHeaderSize) are answered 431 by Node itself, and
+  // malformed ones 400, before this listener; a body is never read (rejections close the connection).
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (!isAllowedHost(req.headers.host, port)) return sendPage(res, 400, 'Bad request', 'This server only answers requests for localhost.');
-    if (req.method !== 'GET') {
-      res.setHeader('Allow', 'GET');
-      return sendPage(res, 405, 'Method not allowed', 'Only GET is supported.');
+    try {
+      if (!isAllowedHost(req.headers.host, port)) return refuse(res, 400, 'Bad request', 'This server only answers requests for localhost.');
+      if (req.method !== 'GET') {
+        res.setHeader('Allow', 'GET');
+        return refuse(res, 405, 'Method not allowed', 'Only GET is supported.');
+      }
+      if (handler === undefined) return refuse(res, 503, 'Not ready', 'No login is in progress.');
+      handler(req, res);
+    } catch (error) {
+      // Nothing a request carries may end the plugin (an uncaught throw here would): refuse it, keep waiting.
+      options.log.debug(`refused a request to the callback server: ${(error as Error).message}`);
+      if (res.headersSent) res.destroy();
+      else refuse(res, 400, 'Bad request', 'This request cannot be answered.');
     }
-    if (handler === undefined) return sendPage(res, 503, 'Not ready', 'No login is in progress.');
-    handler(req, res);
   });
 
   const close = async (): Promise<void> => {
@@ -77,26 +89,25 @@ export async function startLoopbackServer(options: LoopbackServerOptions): Promi
         if (signal.aborted) return onAbort();
         signal.addEventListener('abort', onAbort, { once: true });
         handler = (req, res) => {
-          const url = new URL(req.url ?? '/', 'http://localhost');
-          const params = url.searchParams;
-          const isCallback = url.pathname === callbackPath && (params.has('state') || params.has('code') || params.has('error'));
-          if (!isCallback) {
-            if (url.pathname === '/') {
-              res.writeHead(302, { Location: authorizationUrl, 'Cache-Control': 'no-store' });
-              res.end();
-              return;
-            }
-            return sendPage(res, 404, 'Not found', 'There is nothing here.');
+          const request = judgeCallbackRequest(req.url ?? '', callbackPath, expectedState);
+          if (request.kind === 'invalid') return refuse(res, 400, 'Bad request', 'This request cannot be answered.');
+          if (request.kind === 'start') {
+            res.writeHead(302, { Location: authorizationUrl, 'Cache-Control': 'no-store' });
+            res.end();
+            return;
           }
-          if (accepted) return sendPage(res, 409, 'Already done', 'The login has already been completed. You can close this window.');
-          if (params.get('state') !== expectedState) {
+          if (request.kind === 'not-found') return refuse(res, 404, 'Not found', 'There is nothing here.');
+          // One callback only: a second one (a replay, a reload, another tab), whatever its state, is never redeemed.
+          if (accepted) return refuse(res, 409, 'Already done', 'The login has already been completed. You can close this window.');
+          if (request.kind === 'wrong-state') {
+            // Neither its code nor its error parameter counts: only the right state may complete or fail the login.
             options.log.warn('ignored a callback with a wrong state parameter (a stale browser tab, or a forged request)');
-            return sendPage(res, 400, 'Invalid response', 'This response does not belong to the login in progress. Start the login again from your terminal.');
+            return refuse(res, 400, 'Invalid response', 'This response does not belong to the login in progress. Start the login again from your terminal.');
           }
           accepted = true;
           signal.removeEventListener('abort', onAbort);
           resolve({
-            params: new URLSearchParams(params),
+            params: new URLSearchParams(request.params),
             finish: (outcome) => {
               if (outcome.ok && outcome.openUrl) sendRedirectPage(res, outcome.openUrl);
               else if (outcome.ok) sendPage(res, 200, 'Authenticated', 'You have logged in to the cluster. You can close this window.', true);
@@ -110,7 +121,43 @@ export async function startLoopbackServer(options: LoopbackServerOptions): Promi
   };
 }
 
-function isAllowedHost(hostHeader: string | undefined, port: number): boolean {
+/** What a request target is to the loopback server (judgeCallbackRequest). */
+export type CallbackRequest =
+  /** Not an origin-form target ("/path?query"), or one that does not parse: 400. */
+  | { kind: 'invalid' }
+  /** `/` without callback parameters: redirected to the authorization URL. */
+  | { kind: 'start' }
+  /** Any other path, or the callback path without callback parameters: 404. */
+  | { kind: 'not-found' }
+  /** The callback path with callback parameters but not exactly one state, equal to the login's: 400, ignored. */
+  | { kind: 'wrong-state' }
+  /** The authorization response of the login in progress. */
+  | { kind: 'callback'; params: URLSearchParams };
+
+/**
+ * Classifies a request by its target (req.url) alone. Never throws, whatever the target: an absolute-form
+ * target, `//host/…` or `/\host…` (which URL would read a host out of), and `//?…` (which makes URL throw; it
+ * ended the plugin before this check) are invalid. A callback is accepted only with exactly one state parameter,
+ * equal to the expected one (a second could be read differently by the code that redeems the response).
+ */
+export function judgeCallbackRequest(target: string, callbackPath: string, expectedState: string): CallbackRequest {
+  if (target.charCodeAt(0) !== 0x2f || target[1] === '/' || target[1] === '\\') return { kind: 'invalid' };
+  let url: URL;
+  try {
+    url = new URL(target, 'http://localhost');
+  } catch {
+    return { kind: 'invalid' };
+  }
+  const params = url.searchParams;
+  const isCallback = url.pathname === callbackPath && (params.has('state') || params.has('code') || params.has('error'));
+  if (!isCallback) return url.pathname === '/' ? { kind: 'start' } : { kind: 'not-found' };
+  const states = params.getAll('state');
+  if (expectedState === '' || states.length !== 1 || states[0] !== expectedState) return { kind: 'wrong-state' };
+  return { kind: 'callback', params };
+}
+
+/** The Host header names a loopback host and this server's port (a page on another origin cannot reach it through DNS rebinding). */
+export function isAllowedHost(hostHeader: string | undefined, port: number): boolean {
   if (hostHeader === undefined) return false;
   const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostHeader.toLowerCase());
   if (!match || !LOOPBACK_NAMES.has(match[1] ?? '')) return false;
@@ -143,6 +190,12 @@ async function listenOnFirstFree(server: Server, addresses: readonly ListenAddre
 
 function formatAddress(address: ListenAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** A refusal: the page, and the connection closed after it (a body the client may still be sending is not read). */
+function refuse(res: ServerResponse, status: number, title: string, message: string): void {
+  res.setHeader('Connection', 'close');
+  sendPage(res, status, title, message);
 }
 
 function sendPage(res: ServerResponse, status: number, title: string, message: string, closeWindow = false): void {

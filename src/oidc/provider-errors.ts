@@ -34,9 +34,10 @@ function invalidClientHint(step: ProviderStep): string {
 }
 
 export function toPluginError(error: unknown, step: ProviderStep, issuer: string): PluginError {
-  if (isPluginError(error)) return error;
-  // The plugin's own error from inside a custom fetch (a proxy variable it cannot use), wrapped by openid-client.
-  if (error instanceof client.ClientError && isPluginError(error.cause)) return error.cause;
+  // The plugin's own error from inside a custom fetch (a proxy variable it cannot use; an interrupt, also while a
+  // body is read), wrapped by openid-client and oauth4webapi.
+  const own = pluginErrorIn(error);
+  if (own !== undefined) return own;
   const prefix = STEP_TEXT[step];
   // http.ts's own error, thrown by fetch, passed through by openid-client (wrapped at most once).
   const failed = error instanceof ProviderRequestError ? error : error instanceof client.ClientError && error.cause instanceof ProviderRequestError ? error.cause : undefined;
@@ -78,11 +79,22 @@ export function toPluginError(error: unknown, step: ProviderStep, issuer: string
         cause: error,
       });
     }
-    if (error.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM') {
+    if (error.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || error.code === 'OAUTH_RESPONSE_IS_NOT_JSON') {
       // Not instanceof Response: with a private CA or a proxy the response is undici's own class.
-      const cause = error.cause as { status?: unknown } | undefined;
-      const status = typeof cause?.status === 'number' ? ` (HTTP ${cause.status})` : '';
+      const answer = answerOf(error.cause);
+      if (answer !== undefined && (answer.status >= 500 || error.code === 'OAUTH_RESPONSE_IS_NOT_JSON')) return unexpectedAnswer(step, issuer, error.cause, error);
+      const status = answer !== undefined ? ` (HTTP ${answer.status})` : '';
       return new PluginError(STEP_CODE[step], `${prefix}: unexpected response from ${issuer}${status}`, { hint: 'check the issuer URL', cause: error });
+    }
+    // oauth4webapi's error below openid-client's names what could not be parsed.
+    const parsing = error.code === 'OAUTH_PARSE_ERROR' && error.cause instanceof Error ? error.cause : undefined;
+    if (parsing !== undefined && /"response" body/.test(parsing.message)) {
+      // The body did not arrive in time (the request's timeout ends the reading too), or is not JSON.
+      if (isTimeoutError(parsing.cause)) {
+        const { text, hint } = timeoutText(undefined, undefined, REQUEST_TIMEOUT_SEC, issuer);
+        return new PluginError('ERR_NETWORK', `${prefix}: ${text}`, { hint, cause: error });
+      }
+      return new PluginError(STEP_CODE[step], `${prefix}: ${issuer} answered invalid JSON`, { hint: NOT_THE_PROVIDER_HINT, cause: error });
     }
     // openid-client's own message is generic ("unexpected JWT claim value encountered"); the
     // oauth4webapi error below it names the claim.
@@ -90,7 +102,10 @@ export function toPluginError(error: unknown, step: ProviderStep, issuer: string
     if (step === 'discovery' || step === 'jwks') return new PluginError('ERR_DISCOVERY', `${prefix}: ${detail}`, { cause: error });
     if (step === 'revocation') return new PluginError('ERR_REVOCATION', `${prefix}: ${detail}`, { cause: error });
     return new PluginError('ERR_TOKEN_INVALID', `${STEP_TEXT.verification}: ${detail}`, {
-      hint: 'check --oidc-issuer-url and --oidc-client-id against the provider; the token was not used',
+      // An expired token, or one issued "in the future", is most often a wrong clock on this machine.
+      hint: /"(exp|iat|nbf)"/.test(detail)
+        ? 'check that the clock of this machine is right; the token was not used'
+        : 'check --oidc-issuer-url and --oidc-client-id against the provider; the token was not used',
       cause: error,
     });
   }
@@ -103,6 +118,58 @@ export function toPluginError(error: unknown, step: ProviderStep, issuer: string
     return new PluginError('ERR_NETWORK', `${prefix}: ${text}`, { hint, cause: error });
   }
   return new PluginError(STEP_CODE[step], `${prefix}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+/** What the provider answered, when it is not what the step expects. */
+interface ProviderAnswer {
+  status: number;
+  /** The media type, without parameters; '' when there is none. */
+  contentType: string;
+  /** The URL answered (the final one after redirects), when known. */
+  url: string | undefined;
+}
+
+const NOT_THE_PROVIDER_HINT = 'check the issuer URL; a proxy, firewall or captive portal may be answering instead of the provider';
+
+function answerOf(response: unknown): ProviderAnswer | undefined {
+  const candidate = response as { status?: unknown; url?: unknown; headers?: { get?: unknown } } | undefined;
+  if (typeof candidate?.status !== 'number') return undefined;
+  const headers = candidate.headers as { get(name: string): string | null } | undefined;
+  const contentType = typeof headers?.get === 'function' ? (headers.get('content-type') ?? '') : '';
+  return { status: candidate.status, contentType: contentType.split(';')[0]?.trim().toLowerCase() ?? '', url: typeof candidate.url === 'string' && candidate.url !== '' ? candidate.url : undefined };
+}
+
+/**
+ * A server error (HTTP 5xx), or an answer that is not JSON (an HTML page: a login portal, a proxy's error page),
+ * where `step` expects JSON: one line naming the server and what it answered. `response` is the fetch Response
+ * (Node's or undici's).
+ */
+export function unexpectedAnswer(step: ProviderStep, issuer: string, response: unknown, cause?: unknown): PluginError {
+  const answer = answerOf(response) ?? { status: 0, contentType: '', url: undefined };
+  const server = serverName(answer.url !== undefined ? safeUrl(answer.url) : undefined, issuer);
+  if (answer.status >= 500) {
+    return new PluginError(STEP_CODE[step], `${STEP_TEXT[step]}: ${server} answered HTTP ${answer.status}, a server error`, {
+      hint: 'the provider is failing: try again later, and tell its administrators if it persists',
+      cause,
+    });
+  }
+  return new PluginError(STEP_CODE[step], `${STEP_TEXT[step]}: ${server} answered ${answer.contentType || 'something'} instead of JSON (HTTP ${answer.status})`, {
+    hint: NOT_THE_PROVIDER_HINT,
+    cause,
+  });
+}
+
+function isTimeoutError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'TimeoutError';
+}
+
+function pluginErrorIn(error: unknown): PluginError | undefined {
+  let current = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    if (isPluginError(current)) return current;
+    current = current.cause;
+  }
+  return undefined;
 }
 
 function oauthError(code: string, description: string | undefined): string {

@@ -3,7 +3,6 @@
  * for METADATA_TTL_MS, so that a refresh costs one round trip (the token request) instead of three
  * (discovery, token, keys), as in kubelogin. An interactive login always rediscovers.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as client from 'openid-client';
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
@@ -12,9 +11,9 @@ import { isLoopbackHost, type ProviderConfig } from '../core/config.js';
 import { isRecord } from '../core/exec-credential.js';
 import { PluginError } from '../core/errors.js';
 import type { Logger } from '../system/log.js';
-import { writeFileAtomically } from '../system/atomic-file.js';
+import { readCacheFile, writeFileAtomically } from '../system/atomic-file.js';
 import { createProviderFetch, REQUEST_TIMEOUT_SEC, type ProviderEnvironment, type ProviderFetch } from './http.js';
-import { toPluginError } from './provider-errors.js';
+import { toPluginError, unexpectedAnswer } from './provider-errors.js';
 
 const METADATA_TTL_MS = 60 * 60 * 1000;
 const METADATA_FORMAT = 'kubectl-oidc-login/provider-v1';
@@ -49,6 +48,8 @@ export interface SessionOptions {
   log: Logger;
   /** Proxy variables and NODE_EXTRA_CA_CERTS (see http.ts); default process.env. */
   env?: ProviderEnvironment;
+  /** Ends any request in flight at once (SIGINT, SIGTERM: cli/main.ts); the request rejects with its reason. */
+  signal?: AbortSignal;
 }
 
 interface CachedMetadata {
@@ -61,7 +62,7 @@ interface CachedMetadata {
 export async function openProviderSession(provider: ProviderConfig, options: SessionOptions): Promise<ProviderSession> {
   const { log } = options;
   const exchange: CodeExchange = { redirectUri: undefined };
-  const fetchWithHeaders = createFetch(createProviderFetch(provider, options.env ?? process.env, log), exchange);
+  const fetchWithHeaders = createFetch(createProviderFetch(provider, options.env ?? process.env, log), exchange, options.signal);
   const issuerUrl = new URL(provider.issuerUrl);
   const insecure = issuerUrl.protocol === 'http:' && isLoopbackHost(issuerUrl.hostname);
   const cachePath = options.cacheDir === undefined ? undefined : join(options.cacheDir, `provider-${fnv1a128Hex(canonicalJson({ issuer: provider.issuerUrl, headers: provider.requestHeaders }))}.json`);
@@ -110,8 +111,14 @@ export async function openProviderSession(provider: ProviderConfig, options: Ses
         redirect: 'manual',
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_SEC * 1000),
       });
-      if (!response.ok) throw new PluginError('ERR_DISCOVERY', `could not fetch the provider signing keys: HTTP ${response.status} from ${uri}`);
-      jwks = await response.json();
+      if (!response.ok && response.status < 500) throw new PluginError('ERR_DISCOVERY', `could not fetch the provider signing keys: HTTP ${response.status} from ${uri}`);
+      if (!response.ok) throw unexpectedAnswer('jwks', provider.issuerUrl, response);
+      const text = await response.text();
+      try {
+        jwks = JSON.parse(text);
+      } catch {
+        throw unexpectedAnswer('jwks', provider.issuerUrl, response);
+      }
     } catch (error) {
       throw toPluginError(error, 'jwks', provider.issuerUrl);
     }
@@ -170,20 +177,25 @@ interface CodeExchange {
   redirectUri: string | undefined;
 }
 
-/** The provider fetch (headers, TLS, proxy, -v2 log: http.ts) for openid-client, with the redirect_uri fix. */
-function createFetch(providerFetch: ProviderFetch, exchange: CodeExchange): client.CustomFetch {
+/**
+ * The provider fetch (headers, TLS, proxy, -v2 log: http.ts) for openid-client, with the redirect_uri fix, and
+ * ended by `interrupt` as well as by the request's own timeout.
+ */
+function createFetch(providerFetch: ProviderFetch, exchange: CodeExchange, interrupt: AbortSignal | undefined): client.CustomFetch {
   return async (url, init) => {
     const body = init.body;
     if (exchange.redirectUri !== undefined && body instanceof URLSearchParams && body.get('grant_type') === 'authorization_code') {
       body.set('redirect_uri', exchange.redirectUri);
     }
-    return providerFetch(url, init as RequestInit);
+    if (interrupt === undefined) return providerFetch(url, init as RequestInit);
+    const signal = init.signal ? AbortSignal.any([init.signal, interrupt]) : interrupt;
+    return providerFetch(url, { ...(init as RequestInit), signal });
   };
 }
 
 function readCachedMetadata(path: string, issuer: string): CachedMetadata | undefined {
   try {
-    const raw = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    const raw = JSON.parse(readCacheFile(path)) as unknown;
     if (!isRecord(raw) || raw['format'] !== METADATA_FORMAT || raw['issuer'] !== issuer) return undefined;
     const metadata = raw['metadata'];
     const fetchedAt = raw['fetched_at'];

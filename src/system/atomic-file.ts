@@ -1,5 +1,5 @@
 /** Replacing files atomically (temp file, fsync, rename); the token cache's files are 0600 in a 0700 directory. */
-import { chmodSync, closeSync, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** Creates dir with mode 0700, and tightens it if it exists with wider permissions. */
@@ -59,4 +59,20 @@ export function createFileExclusively(path: string, data: string | Buffer, optio
   } finally {
     closeSync(fd);
   }
+}
+
+/** The largest file of the token cache that is read at all (entries, provider metadata, markers, lock owners). */
+export const MAX_CACHE_FILE_BYTES = 1024 * 1024;
+
+/**
+ * Reads a file of the token cache as UTF-8, but only a regular file of at most maxBytes: anything else throws
+ * without being opened (a FIFO would block the open, a device such as a link to /dev/zero never ends, and a huge
+ * file would stall the command and its memory). Missing: the file system's ENOENT error. Symlinks are followed
+ * for reading (token-store.ts says why); nothing is ever written through one (replaceFileAtomically).
+ */
+export function readCacheFile(path: string, maxBytes: number = MAX_CACHE_FILE_BYTES): string {
+  const stats = statSync(path);
+  if (!stats.isFile()) throw new Error(`${path} is not a regular file`);
+  if (stats.size > maxBytes) throw new Error(`${path} is larger than ${maxBytes} bytes`);
+  return readFileSync(path, 'utf8');
 }

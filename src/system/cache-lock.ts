@@ -9,6 +9,7 @@
  * with takeHandedOverLock instead of locking again. Errors are proper-lockfile's own (code ELOCKED when held):
  * file-lock.ts turns them into the plugin's messages.
  */
+import { lstatSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ensurePrivateDir } from './atomic-file.js';
@@ -36,16 +37,60 @@ export function cacheLockPath(dir: string, key: string): string {
 export async function takeCacheLock(dir: string, key: string, maxWaitMs: number, warn: (message: string) => void = warnOnStderr): Promise<ReleaseLock> {
   const lockPath = cacheLockPath(dir, key);
   ensurePrivateDir(dir);
-  return lockfile.lock(join(dir, key), {
+  removeNonDirectory(lockPath);
+  const options: lockfile.LockOptions = {
     realpath: false,
     lockfilePath: lockPath,
     stale: STALE_MS,
     update: UPDATE_MS,
+    retries: 0,
+    onCompromised: (error) => warn(`lost the token cache lock ${lockPath}: ${error.message}`),
+  };
+  // proper-lockfile retries any error, and a directory that cannot be written (EROFS, EACCES, ENOSPC) would be
+  // tried for all of maxWaitMs: only a lock held by another process is waited for.
+  try {
+    return await lockfile.lock(join(dir, key), options);
+  } catch (error) {
+    if (maxWaitMs <= 0 || (error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+  }
+  return lockfile.lock(join(dir, key), {
+    ...options,
     // `retry` precomputes one timeout per retry, so a huge count costs ~150 ms up front: 20 steps reach the
     // 500 ms cap, `forever` repeats the last one, and maxRetryTime bounds the wait.
-    retries: maxWaitMs > 0 ? { retries: 20, forever: true, factor: 1.2, minTimeout: 25, maxTimeout: 500, randomize: true, maxRetryTime: maxWaitMs } : 0,
-    onCompromised: (error) => warn(`lost the token cache lock ${lockPath}: ${error.message}`),
+    retries: { retries: 20, forever: true, factor: 1.2, minTimeout: 25, maxTimeout: 500, randomize: true, maxRetryTime: maxWaitMs },
   });
+}
+
+/**
+ * SIGINT and SIGTERM in the small entry (cli/entry.ts), while it waits for or holds an entry's lock before the full
+ * CLI, which handles them itself, is loaded: one error line and exit code 1, as the CLI; a lock held is removed at
+ * the exit (proper-lockfile removes its locks in an exit handler). Returns the function that removes the handlers.
+ */
+export function exitOnInterrupt(): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    process.stderr.write(`error: interrupted by ${signal}\n`);
+    process.exit(1);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+/**
+ * A lock is always a directory (made by mkdir). Anything else at its name, a symlink (to a directory outside the cache,
+ * say) or a file, is no lock, and the lock library, unable to remove it with rmdir, would retry until the wait runs out:
+ * it is unlinked, which removes a link itself, never its target (and never a directory, should one appear meanwhile).
+ */
+function removeNonDirectory(path: string): void {
+  try {
+    const stats = lstatSync(path, { throwIfNoEntry: false });
+    if (stats !== undefined && !stats.isDirectory()) unlinkSync(path);
+  } catch {
+    // gone meanwhile, or a directory by now: the lock library decides
+  }
 }
 
 /** Locks taken before the full CLI was loaded, by lock path, until the CLI adopts them. */

@@ -6,9 +6,9 @@
  *
  * Written atomically under the cache lock of the key (get-token holds it), read under that lock too.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomically } from './atomic-file.js';
+import { readCacheFile, writeFileAtomically } from './atomic-file.js';
 
 export type LoginOutcome = 'in-progress' | 'timed-out' | 'interrupted' | 'failed';
 
@@ -33,7 +33,7 @@ export function loginMarkerPath(dir: string, key: string): string {
 export function readLoginMarker(dir: string, key: string): LoginMarker | undefined {
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(loginMarkerPath(dir, key), 'utf8'));
+    value = JSON.parse(readCacheFile(loginMarkerPath(dir, key)));
   } catch {
     return undefined;
   }

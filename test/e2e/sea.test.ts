@@ -6,7 +6,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,6 +134,25 @@ describe.skipIf(!SUPPORTED)(`the standalone executable${SUPPORTED ? '' : ` (skip
     expect(JSON.parse(login.stdout)).toMatchObject({ kind: 'ExecCredential', status: { token: expect.any(String) } });
     expect(login.stderr).not.toMatch(/warning|error/i);
     expect(idp.counts.tokenRequests['password']).toBe(1);
+  });
+
+  it('with --token-cache-storage=keyring falls back to disk with one warning: a SEA cannot load the native keyring module', async () => {
+    const home = join(temp.path, 'home-keyring');
+    mkdirSync(home);
+    const cache = join(home, 'cache');
+    const args = ['get-token', `--oidc-issuer-url=${idp.issuer}`, `--oidc-client-id=${idp.clientId}`, '--grant-type=password', '--username=alice', '--password=alice-pw', `--token-cache-dir=${cache}`, '--token-cache-storage=keyring'];
+    const login = await run(join(pathDir, 'kubectl-oidc_login'), args, { env: bareEnv(home) });
+    const token = (JSON.parse(login.stdout) as { status: { token: string } }).status.token;
+    const [entry] = readdirSync(cache).filter((name) => /^[0-9a-f]{32}$/.test(name));
+    expect(login.stderr).toBe(
+      `warning: could not store the token in the keyring (cannot load @napi-rs/keyring: the standalone executable cannot load native modules; install the npm package kubectl-oidc-login to use the keyring); it is cached in ${join(cache, entry ?? '')} instead\n`,
+    );
+    // The next run finds it there.
+    idp.resetCounts();
+    const hit = await run(join(pathDir, 'kubectl-oidc_login'), args, { env: bareEnv(home) });
+    expect((JSON.parse(hit.stdout) as { status: { token: string } }).status.token).toBe(token);
+    expect(hit.stderr).toBe('');
+    expect(idp.counts.requests).toBe(0);
   });
 
   it('ships as a tar.gz with the executable and LICENSE, described by a krew manifest with its sha256', async () => {

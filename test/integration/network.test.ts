@@ -17,6 +17,7 @@ import { createProviderFetch, ProviderRequestError } from '../../src/oidc/http.j
 import { toPluginError } from '../../src/oidc/provider-errors.js';
 import { createLogger } from '../../src/system/log.js';
 import { REPO_ROOT } from '../support/build-tools.js';
+import { entryFiles, expectOneLineFailure } from '../support/fault-assertions.js';
 import { useTempDir } from '../support/fixtures.js';
 import { startIdentityProvider, type TestIdp } from '../support/identity-provider.js';
 import { FAKE_BROWSER, parseCredential, runPlugin, type PluginRun } from '../support/plugin.js';
@@ -440,15 +441,20 @@ describe('proxies', () => {
 });
 
 describe('network failures', () => {
-  it('a provider that refuses connections (global fetch and undici)', async () => {
+  it('a provider that refuses connections (global fetch and undici): exit 1, one error line and its hint, nothing cached', async () => {
     const port = await closedPort();
     const plain = await run(args(`http://127.0.0.1:${port}`));
-    expect(errorLines(plain)).toEqual({
-      error: `error: could not discover the OpenID provider: cannot reach http://127.0.0.1:${port}: connection refused`,
-      hint: 'hint: check your network connection, proxy and the issuer URL',
+    expectOneLineFailure(plain, {
+      error: `could not discover the OpenID provider: cannot reach http://127.0.0.1:${port}: connection refused`,
+      hint: 'check your network connection, proxy and the issuer URL',
     });
     const undici = await run(args(`https://127.0.0.1:${port}`, ['--insecure-skip-tls-verify']));
-    expect(errorLines(undici).error).toBe(`error: could not discover the OpenID provider: cannot reach https://127.0.0.1:${port}: connection refused`);
+    expectOneLineFailure(undici, {
+      error: `could not discover the OpenID provider: cannot reach https://127.0.0.1:${port}: connection refused`,
+      hint: 'check your network connection, proxy and the issuer URL',
+      alsoAllowed: [/^warning: --insecure-skip-tls-verify: /],
+    });
+    expect(entryFiles(join(temp.path, 'cache'))).toEqual([]);
   });
 
   it('a host name that does not resolve', async () => {

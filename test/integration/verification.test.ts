@@ -3,6 +3,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { entryFiles, expectOneLineFailure } from '../support/fault-assertions.js';
 import { useIdentityProvider, useTempDir } from '../support/fixtures.js';
 import { FAKE_BROWSER, decodePayload, parseCredential, runPlugin } from '../support/plugin.js';
 
@@ -39,18 +40,18 @@ describe('verification of fresh tokens', () => {
   it('rejects an id_token whose payload was changed after signing, and caches nothing', async () => {
     tamper = (claims) => ({ ...claims, groups: ['system:masters'] });
     const run = await runPlugin(args());
-    expect(run.code).toBe(1);
-    expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(/^error: the provider returned a token that fails verification: signature verification failed$/m);
-    expect(readdirSync(cacheDir()).filter((name) => /^[0-9a-f]{32}$/.test(name))).toEqual([]);
+    expectOneLineFailure(run, { error: 'the provider returned a token that fails verification: signature verification failed', hint: 'check the issuer URL and the client ID; the token was not used' });
+    expect(entryFiles(cacheDir())).toEqual([]);
   });
 
-  it('rejects an id_token for another audience', async () => {
+  it('rejects an id_token for another audience, and caches nothing', async () => {
     tamper = (claims) => ({ ...claims, aud: 'someone-else' });
     const run = await runPlugin(args());
-    expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^error: the provider returned an invalid token: unexpected JWT "aud" \(audience\) claim value$/m);
-    expect(run.stdout).toBe('');
+    expectOneLineFailure(run, {
+      error: 'the provider returned an invalid token: unexpected JWT "aud" (audience) claim value',
+      hint: 'check --oidc-issuer-url and --oidc-client-id against the provider; the token was not used',
+    });
+    expect(entryFiles(cacheDir())).toEqual([]);
   });
 
   it('refetches the signing keys once when the cached ones no longer verify (key rotation)', async () => {

@@ -213,9 +213,12 @@ export interface TestIdp {
   /**
    * Test hooks, settable at any time. tokenResponse may change a successful token response body in place.
    * tokenError may answer a token request with an OAuth error (HTTP 400) before oidc-provider sees it, e.g.
-   * `slow_down` for the device_code grant; the request is counted as usual.
+   * `slow_down` for the device_code grant; the request is counted as usual. request sees every request first
+   * (counted as usual) and may answer it itself, returning true, with what oidc-provider cannot send: an HTTP
+   * 500, an HTML page, no answer at all.
    */
   hooks: {
+    request?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
     tokenResponse?: ((body: Record<string, unknown>) => void) | undefined;
     tokenError?: ((grantType: string, form: URLSearchParams) => { error: string; error_description?: string } | undefined) | undefined;
   };
@@ -371,6 +374,7 @@ export async function startIdentityProvider(options: IdpOptions = {}): Promise<T
       event.status = res.statusCode;
     });
     if (path === '/auth') acceptSelectAccount(req, event);
+    if (hooks.request?.(req, res) === true) return;
     handler(req, res);
   };
   const server: Server = options.https

@@ -27,9 +27,15 @@ export interface RunOptions {
   onStderr?: (chunk: string) => void;
 }
 
-/** Runs `kubectl-oidc_login args…` with a clean environment: no KUBERNETES_EXEC_INFO unless given. */
+/**
+ * A session bus address that connects nowhere: status and clean read the keyring, and clean deletes its items, so a
+ * test must never reach the keyring of the desktop it runs on (test/integration/keyring.test.ts brings its own).
+ */
+const NO_SESSION_BUS = 'unix:path=/nonexistent/kubectl-oidc-login-tests/bus';
+
+/** Runs `kubectl-oidc_login args…` with a clean environment: no KUBERNETES_EXEC_INFO unless given, and no session bus. */
 export function runPlugin(args: readonly string[], options: RunOptions = {}): Promise<PluginRun> {
-  const env: Record<string, string | undefined> = { ...process.env, KUBERNETES_EXEC_INFO: undefined, ...options.env };
+  const env: Record<string, string | undefined> = { ...process.env, KUBERNETES_EXEC_INFO: undefined, DBUS_SESSION_BUS_ADDRESS: NO_SESSION_BUS, ...options.env };
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
   const started = performance.now();
   return new Promise((resolve, reject) => {

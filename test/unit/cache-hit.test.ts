@@ -50,7 +50,7 @@ const POOLS: Record<string, ReadonlyArray<string | boolean | string[]>> = {
   username: ['jane', ''],
   password: ['pw', ''],
   'token-cache-dir': ['/tmp/c', '~/c', '~', '', 'rel/dir', '/a//b/'],
-  'token-cache-storage': ['disk', 'none', 'memory', ''],
+  'token-cache-storage': ['disk', 'keyring', 'none', 'memory', ''],
   'force-refresh': [true],
   'expiry-margin-sec': ['30', '0', '-5', 'x', '', '007'],
   v: ['0', '1', '00', 'x', '', '3'],
@@ -267,11 +267,15 @@ describe('readHitEntry against readCacheEntry', () => {
       expect(compare(name, text), name).toBe('other');
     }
     expect(compare('valid', JSON.stringify(base))).toBe('entry');
-    // Over a third of the size limit in characters: readCacheEntry counts the bytes; the hit path hands over.
+    // Both check the size in bytes before reading: up to the limit an entry, one byte over it a miss for both.
     expect(readHitEntry(join(temp.path, 'valid'), key, issuer, clientId)).toBeDefined();
-    const padded = JSON.stringify({ ...base, padding: 'x'.repeat(Math.ceil(MAX_ENTRY_BYTES / 3)) });
+    const document = JSON.stringify({ ...base, padding: '' });
+    const padded = document.replace('"padding":""', `"padding":"${'x'.repeat(MAX_ENTRY_BYTES - Buffer.byteLength(document))}"`);
+    expect(Buffer.byteLength(padded)).toBe(MAX_ENTRY_BYTES);
     expect(compare('padded', padded)).toBe('entry');
-    expect(readHitEntry(join(temp.path, 'padded'), key, issuer, clientId)).toBeUndefined();
+    expect(readHitEntry(join(temp.path, 'padded'), key, issuer, clientId)).toBeDefined();
+    expect(compare('over', padded.replace('"padding":"', '"padding":"x'))).toBe('other');
+    expect(readHitEntry(join(temp.path, 'over'), key, issuer, clientId)).toBeUndefined();
   });
 });
 
@@ -290,16 +294,16 @@ describe('waitForLockHolder', () => {
     expect(LOCK_STALE_MS).toBe(STALE_MS);
   });
 
-  it('answers released when the lock is gone, stale when its holder stopped refreshing it, still-held after the wait', () => {
+  it('answers released when the lock is gone, stale when its holder stopped refreshing it, still-held after the wait', async () => {
     const lock = join(temp.path, 'entry.lock');
-    expect(waitForLockHolder(lock, 1_000)).toBe('released');
+    expect(await waitForLockHolder(lock, 1_000)).toBe('released');
     mkdirSync(lock);
     const old = (Date.now() - LOCK_STALE_MS - 1_000) / 1000;
     utimesSync(lock, old, old);
-    expect(waitForLockHolder(lock, 1_000)).toBe('stale');
+    expect(await waitForLockHolder(lock, 1_000)).toBe('stale');
     utimesSync(lock, new Date(), new Date());
     const started = Date.now();
-    expect(waitForLockHolder(lock, 100)).toBe('still-held');
+    expect(await waitForLockHolder(lock, 100)).toBe('still-held');
     expect(Date.now() - started).toBeGreaterThanOrEqual(100);
     rmSync(lock, { recursive: true });
   });
