@@ -10,11 +10,11 @@ import { LOCK_STALE_MS, hitClusterConfig, hitExecInfo, hitSettings, readHitEntry
 import type { RawFlags } from '../../src/cli/flag-spec.js';
 import { parseGetTokenFlags, withClusterConfig, type FlagEnvironment } from '../../src/cli/flags.js';
 import { serializeCacheEntry } from '../../src/core/cache-entry.js';
-import { cacheKeyFor } from '../../src/core/cache-key.js';
 import { parseExecInfo } from '../../src/core/exec-credential.js';
 import { STALE_MS } from '../../src/system/cache-lock.js';
 import { MAX_ENTRY_BYTES, cacheFilePath, readCacheEntry } from '../../src/system/token-store.js';
 import { makeTempDir } from '../support/plugin.js';
+import { expectedHitSettings } from '../support/hit-settings.js';
 
 const pem = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64');
 
@@ -82,14 +82,7 @@ function check(raw: RawFlags, env: FlagEnvironment): 'hit' | 'handed over' {
   expect(config.warnings).toEqual([]);
   expect(config.cache.storage).toBe('disk');
   expect(config.cache.forceRefresh).toBe(false);
-  expect(settings).toEqual({
-    key: cacheKeyFor(config),
-    dir: config.cache.dir,
-    issuerUrl: config.provider.issuerUrl,
-    clientId: config.provider.clientId,
-    useAccessToken: config.provider.useAccessToken,
-    expiryMarginSec: config.cache.expiryMarginSec,
-  });
+  expect(settings).toEqual(expectedHitSettings(config));
   return 'hit';
 }
 

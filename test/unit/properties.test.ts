@@ -13,13 +13,13 @@ import { HIT_FLAG_KINDS, hitExecInfo, hitSettings, readHitEntry, scanGetTokenArg
 import { GET_TOKEN_FLAGS, type RawFlags } from '../../src/cli/flag-spec.js';
 import { parseGetTokenFlags, type FlagEnvironment } from '../../src/cli/flags.js';
 import { CACHE_FORMAT, parseCacheEntry } from '../../src/core/cache-entry.js';
-import { cacheKeyFor } from '../../src/core/cache-key.js';
 import { PluginError } from '../../src/core/errors.js';
 import { EXEC_API_V1, EXEC_API_V1BETA1, parseExecInfo } from '../../src/core/exec-credential.js';
 import { isAllowedHost, judgeCallbackRequest } from '../../src/oidc/loopback-server.js';
 import { MAX_ENTRY_BYTES, readCacheEntry } from '../../src/system/token-store.js';
 import { makeTempDir } from '../support/plugin.js';
 import { viaCommander } from '../support/parsers.js';
+import { expectedHitSettings } from '../support/hit-settings.js';
 
 const SEED = 20_260_401;
 const check = <T>(property: fc.IRawProperty<T>, numRuns: number): void | Promise<void> => fc.assert(property, { seed: SEED, numRuns });
@@ -79,14 +79,7 @@ describe('get-token flags: the cache-hit reader (arg + hitSettings) against comm
         expect(config.verbosity).toBe(0);
         expect(config.warnings).toEqual([]);
         expect(config.cache).toMatchObject({ storage: 'disk', forceRefresh: false });
-        expect(settings).toEqual({
-          key: cacheKeyFor(config),
-          dir: config.cache.dir,
-          issuerUrl: config.provider.issuerUrl,
-          clientId: config.provider.clientId,
-          useAccessToken: config.provider.useAccessToken,
-          expiryMarginSec: config.cache.expiryMarginSec,
-        });
+        expect(settings).toEqual(expectedHitSettings(config));
         seen.hit++;
       }),
       400,
