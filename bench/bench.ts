@@ -2,7 +2,7 @@
  * Start-up benchmark of the cache-hit path, the one kubectl runs on every command (method as in
  * performance-anchors.md: interleaved rounds in a rotating order, pooled medians with min/max, compared with
  * `node -e 0` from the same run, NODE_EXTRA_CA_CERTS unset for the main figures). Run: `npm run bench`
- * (builds dist/ first); `--rounds N` changes the number of timed rounds (default 60, 10 with --quick). It reports, it
+ * (builds dist/ first); `--rounds N` changes the number of timed rounds (default 200: fewer let the machine's noise move the ratio by a few hundredths; 10 with --quick). It reports, it
  * never fails on a target; it does fail loudly when the plugin does not answer from the cache, because a bench of an
  * error path would be worthless. Then the scenarios of bench/scenarios.ts (kubectl auth whoami, refresh, full login,
  * 32 parallel cold invocations; `--quick` for a smoke run; `--kubectl-rounds`, `--logins`, `--refreshes`, `--parallel`,
@@ -34,7 +34,7 @@ const EXEC_INFO = '{"kind":"ExecCredential","apiVersion":"client.authentication.
 
 const roundsArg = process.argv.findIndex((arg) => arg === '--rounds' || arg.startsWith('--rounds='));
 const benchStarted = Date.now();
-const roundsText = roundsArg < 0 ? (QUICK ? '10' : '60') : (process.argv[roundsArg]?.split('=')[1] ?? process.argv[roundsArg + 1] ?? '');
+const roundsText = roundsArg < 0 ? (QUICK ? '10' : '200') : (process.argv[roundsArg]?.split('=')[1] ?? process.argv[roundsArg + 1] ?? '');
 const ROUNDS = Number(roundsText);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 10_000) throw new Error(`--rounds must be a whole number from 1 to 10000, got "${roundsText}"`);
 const AS_IS_ROUNDS = Math.min(20, ROUNDS);
