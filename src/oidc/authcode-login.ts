@@ -97,7 +97,7 @@ async function authorizeInBrowser<T>(
 ): Promise<T> {
   const { log } = context;
   const tls = login.localServerCert !== undefined && login.localServerKey !== undefined ? readTlsFiles(login.localServerCert, login.localServerKey) : undefined;
-  const server = await startLoopbackServer({ addresses: login.listenAddresses, tls, log });
+  const server = await startLoopbackServer({ addresses: login.listenAddresses, tls, log, redirectHost: redirectHostOf(provider.redirectUrl) });
   try {
     const redirectUri = provider.redirectUrl ?? `${server.protocol}://localhost:${server.port}`;
     const callbackPath = new URL(redirectUri).pathname || '/';
@@ -271,4 +271,18 @@ function readTlsFiles(certPath: string, keyPath: string): { cert: string; key: s
 function offersSelectAccount(session: ProviderSession): boolean {
   const supported = (session.metadata as Record<string, unknown>)['prompt_values_supported'];
   return !Array.isArray(supported) || supported.includes('select_account');
+}
+
+/** The Host a browser sends for --oidc-redirect-url, when that names no loopback host (see LoopbackServerOptions). */
+function redirectHostOf(redirectUrl: string | undefined): string | undefined {
+  if (redirectUrl === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(redirectUrl);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  const host = url.host.toLowerCase();
+  return ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname.toLowerCase()) ? undefined : host;
 }

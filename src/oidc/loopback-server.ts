@@ -17,6 +17,12 @@ export interface LoopbackServerOptions {
   /** PEM certificate and key: serve HTTPS (--local-server-cert/--local-server-key). */
   tls: { cert: string; key: string } | undefined;
   log: Logger;
+  /**
+   * The host (name[:port], as a browser sends it in Host) of --oidc-redirect-url when it is not a loopback name: a
+   * name the user mapped to this machine (a hosts entry), accepted besides the loopback names. Chosen by the user, it
+   * is no attacker's name to rebind.
+   */
+  redirectHost?: string | undefined;
 }
 
 export type CallbackOutcome = { ok: true; openUrl: string | undefined } | { ok: false; message: string };
@@ -54,7 +60,10 @@ export async function startLoopbackServer(options: LoopbackServerOptions): Promi
   // malformed ones 400, before this listener; a body is never read (rejections close the connection).
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     try {
-      if (!isAllowedHost(req.headers.host, port)) return refuse(res, 400, 'Bad request', 'This server only answers requests for localhost.');
+      const host = req.headers.host;
+      if (!isAllowedHost(host, port) && !(options.redirectHost !== undefined && host?.toLowerCase() === options.redirectHost)) {
+        return refuse(res, 400, 'Bad request', 'This server only answers requests for localhost.');
+      }
       if (req.method !== 'GET') {
         res.setHeader('Allow', 'GET');
         return refuse(res, 405, 'Method not allowed', 'Only GET is supported.');

@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { startLoopbackServer } from '../../src/oidc/loopback-server.js';
 import { createLogger } from '../../src/system/log.js';
 
-function send(port: number, target: string): Promise<{ status: number; body: string }> {
+function send(port: number, target: string, host = `localhost:${port}`): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: target, agent: false, headers: { host: `localhost:${port}` } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path: target, agent: false, headers: { host } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
@@ -44,6 +44,22 @@ describe('the loopback server', () => {
       expect(page.status).toBe(200);
       expect(page.body).toContain('You have logged in to the cluster');
       expect(lines.filter((line) => line.includes('wrong state'))).toHaveLength(5);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('accepts the host of a non-loopback --oidc-redirect-url (a name the user mapped to this machine) besides the loopback names, and no other', async () => {
+    const server = await startLoopbackServer({ addresses: [{ host: '127.0.0.1', port: 0 }], tls: undefined, log: createLogger(0, () => undefined), redirectHost: 'kube-login.example:8000' });
+    try {
+      const received = server.expectCallback('/callback', 'the-state', 'http://idp.example/auth', new AbortController().signal);
+      for (const host of ['evil.example:8000', 'kube-login.example', 'kube-login.example:8001', 'kube-login.example.evil:8000']) {
+        expect((await send(server.port, '/callback?code=c&state=the-state', host)).status, host).toBe(400);
+      }
+      const page = send(server.port, '/callback?code=c&state=the-state', 'Kube-Login.example:8000');
+      const callback = await received;
+      await callback.finish({ ok: true, openUrl: undefined });
+      expect((await page).status).toBe(200);
     } finally {
       await server.close();
     }
