@@ -12,7 +12,7 @@
 // How (Node 20.20, verified here):
 // - A SEA runs ONE CommonJS script, and its `require` reaches only Node's built-in modules: dist/'s three
 //   files cannot be used as they are, but their split is kept: the main script is src/cli/sea-entry.ts (the
-//   cache-hit path, 20 KB, with `useCodeCache`: V8's code cache is in the blob); the full CLI (0.55 MB) and
+//   cache-hit path and, initialised only on a miss, the entry lock: 40 KB, with `useCodeCache`: V8's code cache is in the blob); the full CLI (0.55 MB) and
 //   undici (0.73 MB) are SEA assets, compiled with vm.compileFunction only on a cache miss and only for a CA
 //   flag, insecure TLS or a proxy respectively. Measured on a cache hit: one 1.3 MB script with a code cache
 //   costs ~5 ms more per start than the 20 KB one, and ~20 ms more without a code cache. import() of a

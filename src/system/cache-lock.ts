@@ -93,8 +93,13 @@ function removeNonDirectory(path: string): void {
   }
 }
 
-/** Locks taken before the full CLI was loaded, by lock path, until the CLI adopts them. */
-const handedOver = new Map<string, ReleaseLock>();
+/**
+ * Locks taken before the full CLI was loaded, by lock path, until the CLI adopts them. Kept on globalThis: the
+ * standalone executable's main script and its CLI asset each bundle their own copy of this module (dist/ shares one,
+ * dist/lock.cjs), and a release function works whichever copy calls it.
+ */
+const HANDED_OVER = Symbol.for('kubectl-oidc-login.handed-over-locks');
+const handedOver: Map<string, ReleaseLock> = ((globalThis as Record<symbol, unknown>)[HANDED_OVER] ??= new Map()) as Map<string, ReleaseLock>;
 
 export function handOverLock(lockPath: string, release: ReleaseLock): void {
   handedOver.set(lockPath, release);

@@ -6,11 +6,12 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { HOLDER_WAIT_MS } from '../../src/cli/cache-hit.js';
 import { startApiServer, type TestApiServer } from '../support/api-server.js';
 import { REPO_ROOT } from '../support/build-tools.js';
 import { findOnPath } from '../support/distribution.js';
@@ -153,6 +154,54 @@ describe.skipIf(!SUPPORTED)(`the standalone executable${SUPPORTED ? '' : ` (skip
     expect((JSON.parse(hit.stdout) as { status: { token: string } }).status.token).toBe(token);
     expect(hit.stderr).toBe('');
     expect(idp.counts.requests).toBe(0);
+  });
+
+  it('parallel cold invocations log in once: only the lock holder compiles the CLI asset, the others wait in the main script', async () => {
+    const home = join(temp.path, 'home-parallel');
+    mkdirSync(home);
+    // A preload (the executable's Node honours NODE_OPTIONS) records, per process, whether it fetched the CLI asset.
+    const records = join(home, 'records');
+    mkdirSync(records);
+    const preload = join(home, 'record-assets.cjs');
+    writeFileSync(preload, `
+const sea = require('node:sea'), fs = require('node:fs'), started = Date.now();
+const record = { cli: false };
+const getAsset = sea.getAsset;
+sea.getAsset = function (key, ...rest) { if (key === 'cli.cjs') record.cli = true; return getAsset.call(this, key, ...rest); };
+process.on('exit', () => fs.writeFileSync(${JSON.stringify(records)} + '/' + process.pid + '.json', JSON.stringify({ ...record, lifetimeMs: Date.now() - started })));
+`);
+    const args = ['get-token', `--oidc-issuer-url=${idp.issuer}`, `--oidc-client-id=${idp.clientId}`, '--skip-open-browser', '--listen-address=127.0.0.1:0', `--token-cache-dir=${join(home, 'cache')}`];
+    idp.resetCounts();
+    const runs = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+          const child = spawn(join(pathDir, 'kubectl-oidc_login'), args, { env: { ...bareEnv(home), NODE_OPTIONS: `--require ${preload}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+          let stdout = '';
+          let stderr = '';
+          const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+          child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+          child.stderr.on('data', (chunk: Buffer) => {
+            stderr += chunk.toString();
+            const url = /Please visit the following URL in your browser: (\S+)/.exec(chunk.toString())?.[1];
+            if (url !== undefined) void browse(url).catch((error: unknown) => reject(error as Error));
+          });
+          child.on('error', reject);
+          child.on('close', (code) => {
+            clearTimeout(timer);
+            resolve({ code, stdout, stderr });
+          });
+        }),
+      ),
+    );
+    for (const done of runs) expect(done.code, done.stderr).toBe(0);
+    expect(new Set(runs.map((done) => (JSON.parse(done.stdout) as { status: { token: string } }).status.token)).size).toBe(1);
+    expect(idp.counts.authorizations).toBe(1);
+    const recorded = readdirSync(records).map((name) => JSON.parse(readFileSync(join(records, name), 'utf8')) as { cli: boolean; lifetimeMs: number });
+    expect(recorded).toHaveLength(8);
+    // One process compiled the CLI, holding the lock; any other only after waiting HOLDER_WAIT_MS for it.
+    const loaders = recorded.filter((record) => record.cli).sort((a, b) => b.lifetimeMs - a.lifetimeMs);
+    expect(loaders.length, JSON.stringify(recorded)).toBeGreaterThanOrEqual(1);
+    for (const record of loaders.slice(1)) expect(record.lifetimeMs, JSON.stringify(recorded)).toBeGreaterThan(HOLDER_WAIT_MS);
   });
 
   it('ships as a tar.gz with the executable and LICENSE, described by a krew manifest with its sha256', async () => {
