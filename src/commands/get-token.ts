@@ -15,7 +15,7 @@ import type { GetTokenConfig, LoginConfig } from '../core/config.js';
 import { PluginError } from '../core/errors.js';
 import { buildExecCredential, type ExecCredential, type ExecInfo } from '../core/exec-credential.js';
 import { decide, freshToken } from '../core/token-policy.js';
-import { onBrowserLaunch } from '../system/browser.js';
+import { watchBrowserLaunches } from '../system/browser.js';
 import type { Logger } from '../system/log.js';
 import { isProcessRunning, judgeLoginMarker, loginMarkerPath, readLoginMarker, removeLoginMarker, writeLoginMarker, type LoginMarker } from '../system/login-marker.js';
 
@@ -118,12 +118,12 @@ export async function getToken(config: GetTokenConfig, execInfo: ExecInfo, deps:
       });
     }
     let opened: LoginMarker | undefined;
-    const stopWatching = onBrowserLaunch(() => {
+    const onLaunch = (): void => {
       opened = { pid: process.pid, startedAt: new Date(deps.now()).toISOString(), outcome: 'in-progress', issuer: provider.issuerUrl, clientId: provider.clientId };
       recordMarker(opened);
-    });
+    };
     try {
-      return await login();
+      return await watchBrowserLaunches(onLaunch, login);
     } catch (error) {
       if (opened !== undefined) {
         const code = error instanceof PluginError ? error.code : undefined;
@@ -132,8 +132,6 @@ export async function getToken(config: GetTokenConfig, execInfo: ExecInfo, deps:
         recordMarker({ ...opened, outcome, endedAt: new Date(deps.now()).toISOString(), reason });
       }
       throw error;
-    } finally {
-      stopWatching();
     }
 
     function recordMarker(marker: LoginMarker): void {

@@ -10,6 +10,7 @@
  * Nothing a launcher prints may reach stdout, which kubectl parses as the credential: command output is
  * forwarded to stderr, and `open` runs with stdio ignored. This module is loaded only on a cache miss.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from './log.js';
@@ -164,15 +165,19 @@ function existing(path: string, fileExists: (path: string) => boolean): string |
 }
 
 type LaunchListener = (url: string) => void;
-const launchListeners = new Set<LaunchListener>();
+/**
+ * The listener of the login running in this async context: several logins may run at once in one process (the
+ * programmatic API, with two providers), and each must hear only of the browser it opens itself.
+ */
+const launchWatcher = new AsyncLocalStorage<LaunchListener>();
 
 /**
- * Calls listener (synchronously, before anything is spawned) whenever a browser is about to be opened, by
- * any login flow of this process. get-token records its failed-login marker this way. Returns the unsubscriber.
+ * Runs work, calling listener (synchronously, before anything is spawned) whenever a browser is about to be opened
+ * within it: by work and what it awaits, not by any other login of this process. get-token records its
+ * failed-login marker this way.
  */
-export function onBrowserLaunch(listener: LaunchListener): () => void {
-  launchListeners.add(listener);
-  return () => launchListeners.delete(listener);
+export function watchBrowserLaunches<T>(listener: LaunchListener, work: () => Promise<T>): Promise<T> {
+  return launchWatcher.run(listener, work);
 }
 
 export async function openInBrowser(url: string, options: BrowserOptions): Promise<void> {
@@ -186,7 +191,7 @@ export async function openInBrowser(url: string, options: BrowserOptions): Promi
     log.info(`No browser can be opened here (${launcher.reason}): ${options.manualHint ?? 'open the URL above on a machine with a browser'}`);
     return;
   }
-  for (const listener of launchListeners) listener(url);
+  launchWatcher.getStore()?.(url);
   if (launcher.kind === 'command') {
     log.debug(`opening the browser with ${launcher.source === 'browser-command' ? '--browser-command' : launcher.source === 'BROWSER' ? '$BROWSER' : 'the Windows browser'}: ${launcher.argv[0] ?? ''}`);
     runCommands([launcher.argv, ...launcher.fallbacks], [], log);

@@ -1,6 +1,7 @@
 /** How a URL gets opened, decided from plain values: headless Linux, SSH, $BROWSER, WSL, macOS, Windows. */
 import { describe, expect, it } from 'vitest';
-import { chooseBrowserLauncher, type LaunchRequest } from '../../src/system/browser.js';
+import { chooseBrowserLauncher, openInBrowser, watchBrowserLaunches, type LaunchRequest } from '../../src/system/browser.js';
+import { createLogger } from '../../src/system/log.js';
 import { formatDuration, judgeLoginMarker, type LoginMarker } from '../../src/system/login-marker.js';
 
 const URL_ = 'https://idp.example.com/authorize?client_id=kubectl&scope=openid%20email&state=a(b)&x=1';
@@ -223,5 +224,27 @@ describe('judgeLoginMarker (the browser-tab flood guard)', () => {
 
   it('formats durations in seconds, then minutes', () => {
     expect([formatDuration(0), formatDuration(400), formatDuration(12_000), formatDuration(119_500), formatDuration(180_000), formatDuration(185_000)]).toEqual(['0 s', '1 s', '12 s', '2 min', '3 min', '3 min 5 s']);
+  });
+});
+
+describe('watchBrowserLaunches', () => {
+  it('tells each login only of the browser it opens itself, with two logins at once in one process (the programmatic API)', async () => {
+    const log = createLogger(0, () => undefined);
+    const heard: Record<string, string[]> = { first: [], second: [] };
+    // Each "login" waits, so that the two interleave, then opens its URL with a browser command that does nothing.
+    const login = (name: string, delayMs: number) =>
+      watchBrowserLaunches(
+        (url) => heard[name]?.push(url),
+        async () => {
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          await openInBrowser(`http://127.0.0.1:1/${name}`, { command: '/bin/true', log });
+          await new Promise((resolve) => setTimeout(resolve, 30));
+        },
+      );
+    await Promise.all([login('first', 20), login('second', 0)]);
+    expect(heard).toEqual({ first: ['http://127.0.0.1:1/first'], second: ['http://127.0.0.1:1/second'] });
+    // Outside any watched login, nobody hears of it.
+    await openInBrowser('http://127.0.0.1:1/unwatched', { command: '/bin/true', log });
+    expect(heard).toEqual({ first: ['http://127.0.0.1:1/first'], second: ['http://127.0.0.1:1/second'] });
   });
 });
