@@ -320,39 +320,3 @@ export function serveFromCache(argv: readonly string[], env: HitEnvironment, now
     return undefined;
   }
 }
-
-/**
- * How long a miss waits in the small entry for another process's login or refresh before handing over to the
- * full CLI, which then waits on, saying for whom (system/file-lock.ts).
- */
-export const HOLDER_WAIT_MS = 1_000;
-const HOLDER_POLL_MS = 10;
-/** cache-lock.ts STALE_MS (a unit test keeps them equal): a lock untouched this long belongs to a dead process. */
-export const LOCK_STALE_MS = 10_000;
-
-/** How waitForLockHolder ended. */
-export type HolderWait = 'released' | 'stale' | 'still-held';
-
-/**
- * Waits, in the small entry, while another process holds the entry's lock (parallel kubectl commands after
- * expiry, kubectl's version dispatcher), polling only the lock's stat: the holder writes the entry before it
- * releases the lock, so 'released' means the cache may now answer. Loading the full CLI only to queue on the
- * lock would cost each waiter ~25 ms of CPU, and 31 waiters on 2 cores delay the one login they all wait for
- * (npm run bench: 32 parallel cold invocations). 'stale': the holder died (the lock may be taken over);
- * 'still-held' after maxWaitMs.
- */
-export async function waitForLockHolder(lockPath: string, maxWaitMs: number = HOLDER_WAIT_MS): Promise<HolderWait> {
-  const deadline = Date.now() + maxWaitMs;
-  for (;;) {
-    let lockTouchedMs: number;
-    try {
-      lockTouchedMs = statSync(lockPath).mtimeMs;
-    } catch {
-      return 'released';
-    }
-    if (Date.now() - lockTouchedMs > LOCK_STALE_MS) return 'stale';
-    if (Date.now() >= deadline) return 'still-held';
-    // On a timer, not blocking the thread (Atomics.wait): a SIGINT or SIGTERM is handled at once (entry.ts).
-    await new Promise((resolve) => setTimeout(resolve, HOLDER_POLL_MS));
-  }
-}

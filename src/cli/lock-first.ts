@@ -4,10 +4,10 @@
  * full CLI, and hand it over to the CLI (system/cache-lock.ts). Of many parallel invocations (kubectl in scripts,
  * k9s, kubectl's version dispatcher) the one that gets the lock loads the CLI and logs in or refreshes; the others
  * wait for it in their small process and print what it wrote. Anything else (the lock is held longer than
- * HOLDER_WAIT_MS, the directory cannot be created) leaves it all to the full CLI, which waits and reports with its
+ * cache-lock.ts HOLDER_WAIT_MS, the directory cannot be created) leaves it all to the full CLI, which waits and reports with its
  * messages.
  */
-import { serveFromCache, waitForLockHolder } from './cache-hit.js';
+import { serveFromCache } from './cache-hit.js';
 
 type CacheLock = typeof import('../system/cache-lock.js');
 
@@ -48,7 +48,7 @@ export async function lockThenLoadCli(miss: LockFirstMiss): Promise<void> {
       lock.handOverLock(lockPath, release);
       break;
     }
-    const waited = await waitForLockHolder(lockPath);
+    const waited = await lock.waitForLockHolder(lockPath);
     if (waited === 'still-held') break;
     const written = serveFromCache(argv, process.env, Date.now());
     if (written !== undefined) print(written);

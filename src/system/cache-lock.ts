@@ -9,7 +9,7 @@
  * with takeHandedOverLock instead of locking again. Errors are proper-lockfile's own (code ELOCKED when held):
  * file-lock.ts turns them into the plugin's messages.
  */
-import { lstatSync, unlinkSync } from 'node:fs';
+import { lstatSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ensurePrivateDir } from './atomic-file.js';
@@ -59,6 +59,40 @@ export async function takeCacheLock(dir: string, key: string, maxWaitMs: number,
     // 500 ms cap, `forever` repeats the last one, and maxRetryTime bounds the wait.
     retries: { retries: 20, forever: true, factor: 1.2, minTimeout: 25, maxTimeout: 500, randomize: true, maxRetryTime: maxWaitMs },
   });
+}
+
+/**
+ * How long a miss waits in the small entry for another process's login or refresh before handing over to the
+ * full CLI, which then waits on, saying for whom (file-lock.ts).
+ */
+export const HOLDER_WAIT_MS = 1_000;
+const HOLDER_POLL_MS = 10;
+
+/** How waitForLockHolder ended. */
+export type HolderWait = 'released' | 'stale' | 'still-held';
+
+/**
+ * Waits, in the small entry (cli/lock-first.ts), while another process holds the entry's lock (parallel kubectl commands after
+ * expiry, kubectl's version dispatcher), polling only the lock's stat: the holder writes the entry before it
+ * releases the lock, so 'released' means the cache may now answer. Loading the full CLI only to queue on the
+ * lock would cost each waiter ~25 ms of CPU, and 31 waiters on 2 cores delay the one login they all wait for
+ * (npm run bench: 32 parallel cold invocations). 'stale': the holder died (the lock may be taken over);
+ * 'still-held' after maxWaitMs.
+ */
+export async function waitForLockHolder(lockPath: string, maxWaitMs: number = HOLDER_WAIT_MS): Promise<HolderWait> {
+  const deadline = Date.now() + maxWaitMs;
+  for (;;) {
+    let lockTouchedMs: number;
+    try {
+      lockTouchedMs = statSync(lockPath).mtimeMs;
+    } catch {
+      return 'released';
+    }
+    if (Date.now() - lockTouchedMs > STALE_MS) return 'stale';
+    if (Date.now() >= deadline) return 'still-held';
+    // On a timer, not blocking the thread (Atomics.wait): a SIGINT or SIGTERM is handled at once (exitOnInterrupt).
+    await new Promise((resolve) => setTimeout(resolve, HOLDER_POLL_MS));
+  }
 }
 
 /**

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { HOLDER_WAIT_MS } from '../../src/cli/cache-hit.js';
+import { HOLDER_WAIT_MS } from '../../src/system/cache-lock.js';
 import { startApiServer, type TestApiServer } from '../support/api-server.js';
 import { REPO_ROOT } from '../support/build-tools.js';
 import { findOnPath } from '../support/distribution.js';

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFile
 import { promisify } from 'node:util';
 import { withCacheLock } from '../../src/system/file-lock.js';
 import { createLogger } from '../../src/system/log.js';
-import { HOLDER_WAIT_MS } from '../../src/cli/cache-hit.js';
+import { HOLDER_WAIT_MS } from '../../src/system/cache-lock.js';
 import { REPO_ROOT } from '../support/build-tools.js';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -6,12 +6,12 @@
 import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LOCK_STALE_MS, hitClusterConfig, hitExecInfo, hitSettings, readHitEntry, waitForLockHolder } from '../../src/cli/cache-hit.js';
+import { hitClusterConfig, hitExecInfo, hitSettings, readHitEntry } from '../../src/cli/cache-hit.js';
 import type { RawFlags } from '../../src/cli/flag-spec.js';
 import { parseGetTokenFlags, withClusterConfig, type FlagEnvironment } from '../../src/cli/flags.js';
 import { serializeCacheEntry } from '../../src/core/cache-entry.js';
 import { parseExecInfo } from '../../src/core/exec-credential.js';
-import { STALE_MS } from '../../src/system/cache-lock.js';
+import { STALE_MS, waitForLockHolder } from '../../src/system/cache-lock.js';
 import { MAX_ENTRY_BYTES, cacheFilePath, readCacheEntry } from '../../src/system/token-store.js';
 import { makeTempDir } from '../support/plugin.js';
 import { expectedHitSettings } from '../support/hit-settings.js';
@@ -279,19 +279,15 @@ describe('cacheFilePath', () => {
   });
 });
 
-describe('waitForLockHolder', () => {
+describe('waitForLockHolder (cache-lock.ts, for the small entry)', () => {
   const temp = makeTempDir('wait-for-holder-');
   afterAll(() => temp.remove());
-
-  it('uses the stale limit of the lock itself (cache-lock.ts)', () => {
-    expect(LOCK_STALE_MS).toBe(STALE_MS);
-  });
 
   it('answers released when the lock is gone, stale when its holder stopped refreshing it, still-held after the wait', async () => {
     const lock = join(temp.path, 'entry.lock');
     expect(await waitForLockHolder(lock, 1_000)).toBe('released');
     mkdirSync(lock);
-    const old = (Date.now() - LOCK_STALE_MS - 1_000) / 1000;
+    const old = (Date.now() - STALE_MS - 1_000) / 1000;
     utimesSync(lock, old, old);
     expect(await waitForLockHolder(lock, 1_000)).toBe('stale');
     utimesSync(lock, new Date(), new Date());
