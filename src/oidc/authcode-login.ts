@@ -9,7 +9,7 @@ import { scopeParameter, type LoginConfig, type ProviderConfig } from '../core/c
 import { PluginError } from '../core/errors.js';
 import { openInBrowser } from '../system/browser.js';
 import type { Logger } from '../system/log.js';
-import { startLoopbackServer } from './loopback-server.js';
+import { redirectHostOf, startLoopbackServer } from './loopback-server.js';
 import type { ProviderSession } from './provider-session.js';
 import { toPluginError } from './provider-errors.js';
 
@@ -271,18 +271,4 @@ function readTlsFiles(certPath: string, keyPath: string): { cert: string; key: s
 function offersSelectAccount(session: ProviderSession): boolean {
   const supported = (session.metadata as Record<string, unknown>)['prompt_values_supported'];
   return !Array.isArray(supported) || supported.includes('select_account');
-}
-
-/** The Host a browser sends for --oidc-redirect-url, when that names no loopback host (see LoopbackServerOptions). */
-function redirectHostOf(redirectUrl: string | undefined): string | undefined {
-  if (redirectUrl === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(redirectUrl);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-  const host = url.host.toLowerCase();
-  return ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname.toLowerCase()) ? undefined : host;
 }

@@ -165,6 +165,20 @@ export function judgeCallbackRequest(target: string, callbackPath: string, expec
   return { kind: 'callback', params };
 }
 
+/** The Host a browser sends for --oidc-redirect-url, when that names no loopback host (see LoopbackServerOptions). */
+export function redirectHostOf(redirectUrl: string | undefined): string | undefined {
+  if (redirectUrl === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(redirectUrl);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  const host = url.host.toLowerCase();
+  return LOOPBACK_NAMES.has(url.hostname.toLowerCase()) ? undefined : host;
+}
+
 /** The Host header names a loopback host and this server's port (a page on another origin cannot reach it through DNS rebinding). */
 export function isAllowedHost(hostHeader: string | undefined, port: number): boolean {
   if (hostHeader === undefined) return false;
