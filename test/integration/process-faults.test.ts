@@ -205,7 +205,12 @@ describe('SIGINT and SIGTERM during a login: exit 1 within 1 s, the lock release
     expect(entryFiles(cacheDir())).toEqual([]);
   });
 
-  it('SIGTERM while the full CLI waits for the lock another process holds: that lock is left alone', async () => {
+  /**
+   * Holds the entry's lock in this test while a get-token waits for it; once the preload has left `mark` (the
+   * phase the signal is for) and settleMs passed, sends the signal: one error line, exit within 1 s. check runs
+   * while the test still holds the lock.
+   */
+  async function interruptWhileTestHoldsLock(signal: NodeJS.Signals, mark: 'cli' | 'lock', settleMs: number, check: (key: string, marks: string) => void): Promise<void> {
     const marks = join(temp.path, 'marks');
     mkdirSync(marks);
     const key = keyFor();
@@ -213,15 +218,21 @@ describe('SIGINT and SIGTERM during a login: exit 1 within 1 s, the lock release
     await withCacheLock(cacheDir(), key, { log: silent, maxWaitMs: 5_000, purpose: 'a test holding the lock' }, async () => {
       let pid = 0;
       const running = run(args(LOGIN), { onSpawn: (spawned) => (pid = spawned), env: { NODE_OPTIONS: `--require ${preload(temp.path)}`, PRELOAD_MARKS: marks } });
-      // The small entry waits for the holder for a second, then hands over to the full CLI, which waits on.
-      await waitFor('the full CLI', () => existsSync(join(marks, 'cli')));
-      await sleep(200);
+      await waitFor(mark === 'cli' ? 'the full CLI' : 'the lock module', () => existsSync(join(marks, mark)));
+      await sleep(settleMs);
       const sentAt = performance.now();
-      process.kill(pid, 'SIGTERM');
+      process.kill(pid, signal);
       const result = await running;
       const exitMs = performance.now() - sentAt;
-      expectOneLineFailure(result, { error: 'interrupted by SIGTERM', hint: null });
+      expectOneLineFailure(result, { error: `interrupted by ${signal}`, hint: null });
       expect(exitMs).toBeLessThan(1000);
+      check(key, marks);
+    });
+  }
+
+  it('SIGTERM while the full CLI waits for the lock another process holds: that lock is left alone', async () => {
+    // The small entry waits for the holder for a second, then hands over to the full CLI, which waits on.
+    await interruptWhileTestHoldsLock('SIGTERM', 'cli', 200, (key) => {
       // The holder's lock and its owner file are still there.
       expect(lockFiles().sort()).toEqual([`${key}.lock`, `${key}.lock.owner`]);
       expect(JSON.parse(readFileSync(join(cacheDir(), `${key}.lock.owner`), 'utf8'))).toMatchObject({ pid: process.pid });
@@ -230,22 +241,8 @@ describe('SIGINT and SIGTERM during a login: exit 1 within 1 s, the lock release
   });
 
   it('SIGINT while the small entry waits for the lock another process holds', async () => {
-    const marks = join(temp.path, 'marks');
-    mkdirSync(marks);
-    const key = keyFor();
-    const silent = createLogger(0, () => undefined);
-    await withCacheLock(cacheDir(), key, { log: silent, maxWaitMs: 5_000, purpose: 'a test holding the lock' }, async () => {
-      let pid = 0;
-      const running = run(args(LOGIN), { onSpawn: (spawned) => (pid = spawned), env: { NODE_OPTIONS: `--require ${preload(temp.path)}`, PRELOAD_MARKS: marks } });
-      await waitFor('the lock module', () => existsSync(join(marks, 'lock')));
-      await sleep(100);
-      const sentAt = performance.now();
-      process.kill(pid, 'SIGINT');
-      const result = await running;
-      const exitMs = performance.now() - sentAt;
+    await interruptWhileTestHoldsLock('SIGINT', 'lock', 100, (key, marks) => {
       expect(existsSync(join(marks, 'cli'))).toBe(false);
-      expectOneLineFailure(result, { error: 'interrupted by SIGINT', hint: null });
-      expect(exitMs).toBeLessThan(1000);
       expect(lockFiles().sort()).toEqual([`${key}.lock`, `${key}.lock.owner`]);
     });
   });
